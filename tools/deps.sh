@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# deps.sh - install what tapsock needs to build and test, from Debian's archive.
+# Idempotent: only missing packages are installed. Needs root (or sudo) on Debian 12.
+set -euo pipefail
+
+pkgs=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config liburing-dev
+      libcriterion-dev iproute2 iputils-ping arping tcpdump python3 socat)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "deps: need root to install: ${missing[*]}" >&2; exit 1; }
+	sudo=sudo
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
