@@ -29,9 +29,9 @@ struct eng *eng_new(const struct eng_config *cfg, struct link *link, uint64_t no
 {
 	struct eng *eng = calloc(1, sizeof(*eng));
 
-	(void)now;
 	if (!eng)
 		return NULL;
+	eng->now = now;
 	eng->cfg = *cfg;
 	eng->link = link;
 	pkt_reset(&eng->tx);
@@ -57,12 +57,14 @@ void eng_free(struct eng *eng)
 
 void eng_start(struct eng *eng, uint64_t now)
 {
+	eng->now = now;
 	arp_announce(eng, now);
 }
 
 void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxflags,
 	       uint64_t now)
 {
+	eng->now = now;
 	eng_count(eng, LINK_RX_FRAMES);
 	eng->stats.cnt[CNT_LINK_RX_BYTES] += len;
 	eng_drop(eng, eth_input(eng, frame, len, rxflags, now));
@@ -70,8 +72,10 @@ void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxfla
 
 uint64_t eng_poll(struct eng *eng, uint64_t now)
 {
-	uint64_t next = arp_poll(eng, now);
+	uint64_t next;
 
+	eng->now = now;
+	next = arp_poll(eng, now);
 	next = time_min(next, ip_poll(eng, now));
 	next = time_min(next, tcp_poll(eng, now));
 	return next;

@@ -26,6 +26,10 @@ struct eng_config {
 	unsigned services;     /* ENG_SVC_* built-in services */
 	uint64_t arp_timeout;  /* how long a resolved ARP entry is trusted (Linux ~30 s) */
 	struct tcp_params tcp;
+	/* keepalive on the built-in services' connections (SO_KEEPALIVE with
+	 * TCP_KEEPIDLE/INTVL/CNT); on == 0: the TCP defaults, keepalive off.
+	 * idle, intvl in ns (whole seconds are used, as Linux); 0 keeps the default. */
+	struct { uint64_t idle, intvl; unsigned cnt; int on; } svc_keepalive;
 };
 
 void eng_config_default(struct eng_config *cfg); /* 10.77.0.2/24 via 10.77.0.1 */
@@ -33,6 +37,7 @@ void eng_config_default(struct eng_config *cfg); /* 10.77.0.2/24 via 10.77.0.1 *
 struct arp_cache;
 struct ip_state;
 struct tcp_stack;
+struct sock_services;
 
 struct eng {
 	struct eng_config cfg;
@@ -42,6 +47,9 @@ struct eng {
 	struct ip_state *ip;
 	struct tcp_stack *tcp;
 	struct pkt tx;         /* scratch transmit buffer, one frame at a time */
+	struct sock_services *svc; /* built-in services (sock/services.h), NULL when none */
+	uint64_t now;          /* `now` of the entry point running (eng_start, eng_input,
+				  eng_poll): for socket callbacks, which are not handed it */
 };
 
 struct eng *eng_new(const struct eng_config *cfg, struct link *link, uint64_t now);
