@@ -1,0 +1,492 @@
+/* loop.c - the io_uring event loop of tapsockd (io_uring_enter(2), io_uring_setup(2),
+ * io_uring_register_buf_ring(3); DESIGN decision 4 and its field notes). */
+#include <errno.h>
+#include <liburing.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/time.h"
+#include "eng.h"
+#include "ipc/ipc_server.h"
+#include "link/pcap.h"
+#include "link/tap.h"
+#include "loop.h"
+
+#ifndef IORING_OP_READ_MULTISHOT
+#define IORING_OP_READ_MULTISHOT 49
+#endif
+
+/* user_data: kind in the top byte, an index or generation below */
+enum {
+	UD_RX = 1, UD_TX, UD_TIMER, UD_SIGNAL, UD_ACCEPT, UD_IPC, UD_IGNORE,
+};
+#define UD(kind, low) ((uint64_t)(kind) << 56 | (uint64_t)(low))
+#define UD_KIND(ud)   ((unsigned)((ud) >> 56))
+#define UD_LOW(ud)    ((uint32_t)(ud))
+
+#define RX_BGID 1
+#define RX_FALLBACK_READS 8
+
+struct loop {
+	struct loop_params p;
+	struct io_uring ring;
+	bool ring_ok;
+	/* receive: a ring-mapped provided-buffer group */
+	struct io_uring_buf_ring *br;
+	size_t br_size;
+	uint8_t *rxbufs;
+	unsigned nbufs;
+	size_t bufsize;
+	bool multishot;            /* false: fall back to plain reads */
+	bool rx_armed;             /* multishot read posted and not ended */
+	bool multishot_worked;     /* it delivered at least once */
+	unsigned rx_reads_posted;  /* fallback: plain reads in flight */
+	/* timer */
+	struct __kernel_timespec ts;
+	uint64_t timer_deadline;   /* armed deadline, TIME_NEVER: none armed */
+	uint32_t timer_gen;
+	/* signals */
+	int sfd;
+	struct signalfd_siginfo si;
+	bool sig_armed;
+	/* control channel */
+	bool accept_armed;
+	bool stop;
+	int fatal;
+	struct loop_stats st;
+};
+
+uint64_t loop_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct io_uring_sqe *get_sqe(struct loop *lp)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&lp->ring);
+
+	if (!sqe) {   /* SQ full: push what is queued and take a fresh one */
+		io_uring_submit(&lp->ring);
+		sqe = io_uring_get_sqe(&lp->ring);
+	}
+	return sqe;
+}
+
+static uint8_t *rxbuf(struct loop *lp, unsigned bid) { return lp->rxbufs + (size_t)bid * lp->bufsize; }
+
+static void rx_recycle(struct loop *lp, unsigned bid)
+{
+	io_uring_buf_ring_add(lp->br, rxbuf(lp, bid), (unsigned)lp->bufsize, (unsigned short)bid,
+			      io_uring_buf_ring_mask(lp->nbufs), 0);
+	io_uring_buf_ring_advance(lp->br, 1);
+}
+
+static void rx_arm(struct loop *lp)
+{
+	int fd = tap_fd(lp->p.tap);
+
+	if (lp->multishot) {
+		struct io_uring_sqe *sqe;
+
+		if (lp->rx_armed || !(sqe = get_sqe(lp)))
+			return;
+		/* liburing 2.3 has no helper for IORING_OP_READ_MULTISHOT: by hand */
+		io_uring_prep_rw(IORING_OP_READ_MULTISHOT, sqe, fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = RX_BGID;
+		io_uring_sqe_set_data64(sqe, UD(UD_RX, 0));
+		lp->rx_armed = true;
+		return;
+	}
+	while (lp->rx_reads_posted < RX_FALLBACK_READS) {
+		struct io_uring_sqe *sqe = get_sqe(lp);
+
+		if (!sqe)
+			return;
+		io_uring_prep_read(sqe, fd, NULL, (unsigned)lp->bufsize, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = RX_BGID;
+		io_uring_sqe_set_data64(sqe, UD(UD_RX, 1));
+		lp->rx_reads_posted++;
+	}
+}
+
+static void sig_arm(struct loop *lp)
+{
+	struct io_uring_sqe *sqe;
+
+	if (lp->sig_armed || !(sqe = get_sqe(lp)))
+		return;
+	io_uring_prep_read(sqe, lp->sfd, &lp->si, sizeof(lp->si), 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_SIGNAL, 0));
+	lp->sig_armed = true;
+}
+
+static void accept_arm(struct loop *lp)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!lp->p.ipc || lp->accept_armed || !(sqe = get_sqe(lp)))
+		return;
+	io_uring_prep_multishot_accept(sqe, ipc_server_listen_fd(lp->p.ipc), NULL, NULL,
+				       SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0));
+	lp->accept_armed = true;
+}
+
+static void ipc_recv_arm(struct loop *lp, int slot)
+{
+	struct io_uring_sqe *sqe = get_sqe(lp);
+
+	if (!sqe) {
+		ipc_server_drop_client(lp->p.ipc, slot);
+		return;
+	}
+	io_uring_prep_recv(sqe, ipc_server_client_fd(lp->p.ipc, slot),
+			   ipc_server_client_buf(lp->p.ipc, slot), IPC_MSG_MAX, 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_IPC, (uint32_t)slot));
+}
+
+/* One IORING_OP_TIMEOUT for eng_poll()'s deadline (absolute CLOCK_MONOTONIC, the
+ * clock of `now`). Re-armed when the deadline moves earlier or the armed one went
+ * off; a later deadline keeps the armed one: waking early costs one empty turn. */
+static void timer_arm(struct loop *lp, uint64_t deadline)
+{
+	struct io_uring_sqe *sqe;
+
+	if (deadline == TIME_NEVER || deadline >= lp->timer_deadline)
+		return;
+	if (lp->timer_deadline != TIME_NEVER) {
+		sqe = get_sqe(lp);
+		if (!sqe)
+			return;
+		io_uring_prep_timeout_remove(sqe, UD(UD_TIMER, lp->timer_gen), 0);
+		io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0));
+	}
+	sqe = get_sqe(lp);
+	if (!sqe)
+		return;
+	lp->timer_gen++;
+	lp->ts.tv_sec = (long long)(deadline / 1000000000ull);
+	lp->ts.tv_nsec = (long long)(deadline % 1000000000ull);
+	io_uring_prep_timeout(sqe, &lp->ts, 0, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data64(sqe, UD(UD_TIMER, lp->timer_gen));
+	lp->timer_deadline = deadline;
+	lp->st.timer_arms++;
+}
+
+static void on_rx(struct loop *lp, const struct io_uring_cqe *cqe, uint64_t now)
+{
+	struct eng *eng = lp->p.eng;
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+
+	lp->st.rx_cqes++;
+	if (UD_LOW(cqe->user_data) == 1)
+		lp->rx_reads_posted--;
+	else if (!more)
+		lp->rx_armed = false;   /* multishot ended: re-armed at the end of the turn */
+
+	if (cqe->res < 0) {
+		if (cqe->res == -EINVAL && lp->multishot && !lp->multishot_worked) {
+			/* this kernel refuses multishot reads: plain reads from now on */
+			log_info("multishot read refused, using plain reads");
+			lp->multishot = false;
+		} else if (cqe->res == -ENOBUFS) {
+			/* every buffer was in use; they are back now, re-arm */
+			lp->st.rx_enobufs++;
+		} else if (cqe->res != -EAGAIN && cqe->res != -EINTR && cqe->res != -ECANCELED) {
+			log_warn("%s: read: %s", lp->p.tap->name, strerror(-cqe->res));
+		}
+		if (!more && lp->multishot)
+			lp->st.rx_rearms++;
+		return;
+	}
+	if (!(cqe->flags & IORING_CQE_F_BUFFER)) {
+		log_warn("%s: read completed without a buffer", lp->p.tap->name);
+		return;
+	}
+	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	size_t len = (size_t)cqe->res;
+	const uint8_t *frame;
+	size_t flen;
+	unsigned rxflags = 0;
+	enum drop_reason r;
+
+	lp->multishot_worked = lp->multishot;
+	if (!more && lp->multishot)
+		lp->st.rx_rearms++;
+	if (len >= lp->bufsize) {
+		/* filled to the brim: the frame was larger and got cut */
+		r = DROP_LINK_TOO_BIG;
+	} else {
+		r = tap_rx_decode(rxbuf(lp, bid), len, &frame, &flen, &rxflags);
+	}
+	if (r != DROP_NONE) {
+		eng_count(eng, LINK_RX_FRAMES);
+		eng->stats.cnt[CNT_LINK_RX_BYTES] += len;
+		eng_drop(eng, r);
+	} else {
+		if (lp->p.capture)
+			pcap_link_rx(lp->p.capture, frame, flen);
+		eng_input(eng, frame, flen, rxflags, now);
+	}
+	/* the buffer goes back to the kernel as soon as the frame is used */
+	rx_recycle(lp, bid);
+}
+
+static void on_signal(struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	lp->sig_armed = false;
+	if (cqe->res != (int)sizeof(lp->si))
+		return;
+	switch (lp->si.ssi_signo) {
+	case SIGINT:
+	case SIGTERM:
+		log_info("signal %u: stopping", lp->si.ssi_signo);
+		lp->stop = true;
+		break;
+	case SIGHUP:
+		if (lp->p.on_hup)
+			lp->p.on_hup(lp->p.arg);
+		break;
+	}
+}
+
+static void on_accept(struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	int slot;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		lp->accept_armed = false;
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			log_warn("control: accept: %s", strerror(-cqe->res));
+		return;
+	}
+	slot = ipc_server_add_client(lp->p.ipc, cqe->res);
+	if (slot >= 0)
+		ipc_recv_arm(lp, slot);
+}
+
+static void on_ipc(struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	int slot = (int)UD_LOW(cqe->user_data);
+
+	if (slot >= IPC_MAX_CLIENTS || ipc_server_client_fd(lp->p.ipc, slot) < 0)
+		return;
+	if (cqe->res <= 0) {   /* the client went away */
+		ipc_server_drop_client(lp->p.ipc, slot);
+		return;
+	}
+	if (ipc_server_request(lp->p.ipc, slot, ipc_server_client_buf(lp->p.ipc, slot),
+			       (size_t)cqe->res) < 0) {
+		ipc_server_drop_client(lp->p.ipc, slot);
+		return;
+	}
+	if (ipc_server_client_fd(lp->p.ipc, slot) >= 0)
+		ipc_recv_arm(lp, slot);
+}
+
+static void reap(struct loop *lp)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	uint64_t now = loop_now();
+
+	io_uring_for_each_cqe(&lp->ring, head, cqe) {
+		n++;
+		switch (UD_KIND(cqe->user_data)) {
+		case UD_RX:
+			on_rx(lp, cqe, now);
+			break;
+		case UD_TX:
+			if (tap_tx_complete(lp->p.tap, UD_LOW(cqe->user_data), cqe->res) < 0)
+				eng_count(lp->p.eng, LINK_TX_ERRORS);
+			break;
+		case UD_TIMER:
+			/* a stale generation was replaced already; the current one went off */
+			if (UD_LOW(cqe->user_data) == lp->timer_gen && cqe->res != -ECANCELED)
+				lp->timer_deadline = TIME_NEVER;
+			break;
+		case UD_SIGNAL:
+			on_signal(lp, cqe);
+			break;
+		case UD_ACCEPT:
+			on_accept(lp, cqe);
+			break;
+		case UD_IPC:
+			on_ipc(lp, cqe);
+			break;
+		default:
+			break;
+		}
+	}
+	io_uring_cq_advance(&lp->ring, n);
+}
+
+int loop_run(struct loop *lp)
+{
+	struct eng *eng = lp->p.eng;
+
+	lp->stop = false;
+	sig_arm(lp);
+	accept_arm(lp);
+	rx_arm(lp);
+	while (!lp->stop) {
+		int r;
+		uint64_t next;
+
+		lp->st.turns++;
+		reap(lp);
+		if (lp->stop)
+			break;
+		next = eng_poll(eng, loop_now());
+		if (link_flush(eng->link) > 0)
+			lp->st.tx_submits++;
+		timer_arm(lp, next);
+		rx_arm(lp);
+		sig_arm(lp);
+		accept_arm(lp);
+		/* the only place the loop sleeps */
+		r = io_uring_submit_and_wait(&lp->ring, 1);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
+			log_err("io_uring_submit_and_wait: %s", strerror(-r));
+			lp->fatal = r;
+			break;
+		}
+	}
+	/* frames queued in the last turn still go out */
+	link_flush(eng->link);
+	return lp->fatal;
+}
+
+void loop_stop(struct loop *lp) { lp->stop = true; }
+const struct loop_stats *loop_get_stats(const struct loop *lp) { return &lp->st; }
+const char *loop_rx_mode(const struct loop *lp) { return lp->multishot ? "multishot" : "read"; }
+
+static int setup_ring(struct loop *lp)
+{
+	struct io_uring_params prm;
+	int r;
+
+	memset(&prm, 0, sizeof(prm));
+	/* a large CQ: a burst of frames must not overflow it */
+	prm.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+		    IORING_SETUP_SINGLE_ISSUER;
+	prm.cq_entries = 4096;
+	r = io_uring_queue_init_params(512, &lp->ring, &prm);
+	if (r == -EINVAL) {  /* older kernels: the flags they know */
+		memset(&prm, 0, sizeof(prm));
+		prm.flags = IORING_SETUP_CQSIZE;
+		prm.cq_entries = 4096;
+		r = io_uring_queue_init_params(512, &lp->ring, &prm);
+	}
+	return r;
+}
+
+int loop_new(const struct loop_params *p, struct loop **out, char *err, size_t errlen)
+{
+	struct loop *lp = calloc(1, sizeof(*lp));
+	sigset_t mask;
+	int r;
+
+	*out = NULL;
+	if (!lp) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	lp->p = *p;
+	lp->sfd = -1;
+	lp->timer_deadline = TIME_NEVER;
+	lp->multishot = true;
+	r = setup_ring(lp);
+	if (r < 0) {
+		snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-r));
+		goto fail;
+	}
+	lp->ring_ok = true;
+
+	/* Buffers big enough for GRO frames when the TAP may send them (64 KB + vnet
+	 * header), else an MTU-sized frame with room to spot a longer one. */
+	if (p->tap->features & LINK_F_RX_GRO) {
+		lp->bufsize = 65536 + 512;
+		lp->nbufs = 128;
+	} else {
+		lp->bufsize = ((size_t)p->tap->mtu + 14 + TAP_VNET_HDR_LEN + 64 + 63) & ~(size_t)63;
+		lp->nbufs = 512;
+	}
+	lp->rxbufs = mmap(NULL, lp->nbufs * lp->bufsize, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	lp->br_size = lp->nbufs * sizeof(struct io_uring_buf);
+	lp->br = mmap(NULL, lp->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (lp->rxbufs == MAP_FAILED || lp->br == MAP_FAILED) {
+		if (lp->rxbufs == MAP_FAILED)
+			lp->rxbufs = NULL;
+		if (lp->br == MAP_FAILED)
+			lp->br = NULL;
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory for receive buffers");
+		goto fail;
+	}
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (unsigned long)lp->br, .ring_entries = lp->nbufs, .bgid = RX_BGID,
+	};
+	r = io_uring_register_buf_ring(&lp->ring, &reg, 0);
+	if (r < 0) {
+		snprintf(err, errlen, "io_uring_register_buf_ring: %s (kernel 5.19 or later needed)",
+			 strerror(-r));
+		goto fail;
+	}
+	io_uring_buf_ring_init(lp->br);
+	for (unsigned i = 0; i < lp->nbufs; i++)
+		io_uring_buf_ring_add(lp->br, rxbuf(lp, i), (unsigned)lp->bufsize, (unsigned short)i,
+				      io_uring_buf_ring_mask(lp->nbufs), (int)i);
+	io_uring_buf_ring_advance(lp->br, (int)lp->nbufs);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	lp->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (lp->sfd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "signalfd: %s", strerror(-r));
+		goto fail;
+	}
+	tap_attach_ring(p->tap, &lp->ring, UD(UD_TX, 0));
+	*out = lp;
+	return 0;
+fail:
+	loop_free(lp);
+	return r;
+}
+
+void loop_free(struct loop *lp)
+{
+	if (!lp)
+		return;
+	if (lp->ring_ok) {
+		/* no write may complete into a freed pool: the TAP stops using the ring */
+		tap_attach_ring(lp->p.tap, NULL, 0);
+		io_uring_queue_exit(&lp->ring);
+	}
+	if (lp->sfd >= 0)
+		close(lp->sfd);
+	if (lp->rxbufs)
+		munmap(lp->rxbufs, lp->nbufs * lp->bufsize);
+	if (lp->br)
+		munmap(lp->br, lp->br_size);
+	free(lp);
+}
