@@ -28,6 +28,7 @@
 	X(ARP_BAD_SENDER,      "ARP sender address invalid (broadcast/multicast)") \
 	X(ARP_QUEUE_FULL,      "packet waiting for ARP resolution over the queue limit") \
 	X(ARP_UNRESOLVED,      "packets dropped when ARP resolution failed")     \
+	X(ARP_UNSOLICITED,     "ARP reply for no entry of ours (arp_accept=0)")  \
 	/* IPv4 */                                                               \
 	X(IP_TOO_SHORT,        "IPv4 packet shorter than its header")            \
 	X(IP_BAD_VERSION,      "IP version is not 4")                            \
@@ -44,6 +45,13 @@
 	X(IP_FRAG_MEM,         "IPv4 reassembly memory limit reached")           \
 	X(IP_FRAG_TIMEOUT,     "IPv4 fragments dropped by the reassembly timeout") \
 	X(IP_NO_ROUTE,         "no route to the destination")                    \
+	X(IP_BCAST,            "IPv4 broadcast/multicast destination: nothing listens (icmp_echo_ignore_broadcasts)") \
+	X(IP_SOURCE_ROUTE,     "IPv4 source-routed packet (accept_source_route=0)") \
+	X(IP_FRAG_DUP,         "IPv4 fragment duplicates data already queued")   \
+	X(IP_FRAG_BAD,         "IPv4 fragment empty or inconsistent with the datagram's end") \
+	X(IP_UDP_BAD,          "UDP datagram truncated or with a bad checksum")  \
+	X(IP_UDP_NO_PORT,      "UDP datagram: no UDP socket (port unreachable sent)") \
+	X(IP_LOOP_FULL,        "packet to ourselves over the loopback queue limit") \
 	/* ICMP */                                                               \
 	X(ICMP_TOO_SHORT,      "ICMP message truncated")                         \
 	X(ICMP_BAD_CSUM,       "ICMP checksum wrong")                            \

@@ -15,6 +15,7 @@
 #define ETH_TYPE_ARP  0x0806
 #define ETH_TYPE_VLAN 0x8100
 #define ETH_TYPE_IPV6 0x86dd
+#define ETH_TYPE_QINQ 0x88a8  /* 802.1ad outer tag */
 
 struct eng;
 

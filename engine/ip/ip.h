@@ -12,6 +12,34 @@
 
 struct eng;
 
+#define IP_HLEN        20      /* header without options */
+#define IP_DF          0x4000  /* flags and fragment offset field, host order */
+#define IP_MF          0x2000
+#define IP_OFFMASK     0x1fff
+#define IP_MAXPACKET   65535
+#define IP_PROTO_ICMP  1
+#define IP_PROTO_TCP   6
+#define IP_PROTO_UDP   17
+
+/* Wire format of the IPv4 header. */
+struct ip_hdr {
+	uint8_t ihl;         /* header length in bytes (IHL * 4), options included */
+	uint8_t tos;
+	uint16_t total_len;
+	uint16_t id;
+	uint16_t frag;       /* DF, MF and the offset in 8-byte units, host order */
+	uint8_t ttl;
+	uint8_t proto;
+	uint16_t csum;
+	uint32_t src, dst;   /* be32 */
+};
+/* Length-checked parse: version 4, IHL >= 5 within len, IHL*4 <= total length
+ * <= len. Returns DROP_NONE and fills h, or the reason (IP_TOO_SHORT,
+ * IP_BAD_VERSION, IP_BAD_IHL, IP_BAD_LENGTH). The checksum is not checked. */
+enum drop_reason ip_parse(const uint8_t *pkt, size_t len, struct ip_hdr *h);
+/* Emit a 20-byte header (h->ihl is taken as 20) with its checksum computed. */
+void ip_emit(uint8_t *at, const struct ip_hdr *h);
+
 /* What a transport needs of the IP header it arrived in. */
 struct ip_info {
 	uint32_t src, dst;   /* be32 */
