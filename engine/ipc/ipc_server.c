@@ -11,11 +11,11 @@
 #include "base/log.h"
 #include "eng.h"
 #include "ipc/ipc_server.h"
+#include "tcp/tcp_sock.h"
 
-/* Filled by the TCP stack when it has connections to show (IPC_SS); weak so the
- * server links without it and answers -ENOSYS. Returns the length written (at
- * most cap - 1, NUL-terminated) or -errno. */
-extern int tcp_format_ss(struct eng *eng, char *buf, size_t cap) __attribute__((weak));
+/* IPC_SS is answered by the TCP stack's tcp_format_ss() (tcp/tcp_sock.h). Weak, so
+ * that the server also links without the TCP core and answers -ENOSYS then. */
+#pragma weak tcp_format_ss
 
 #define REPLY_MAX (1u << 20)
 
@@ -137,7 +137,6 @@ int ipc_server_dispatch(struct ipc_server *srv, const struct ipc_hdr *req,
 			size_t *outlen)
 {
 	char path[4096];
-	int n;
 
 	*outlen = 0;
 	if (cap)
@@ -188,10 +187,9 @@ int ipc_server_dispatch(struct ipc_server *srv, const struct ipc_hdr *req,
 			return -EINVAL;
 		if (!tcp_format_ss || !srv->eng)
 			return -ENOSYS;
-		n = tcp_format_ss(srv->eng, out, cap);
-		if (n < 0)
-			return n;
-		*outlen = (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;
+		*outlen = tcp_format_ss(srv->eng, out, cap);
+		if (*outlen >= cap)
+			*outlen = cap ? cap - 1 : 0;
 		return 0;
 	default:
 		return -ENOSYS;
