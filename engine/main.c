@@ -67,6 +67,7 @@ static void usage(FILE *out)
 "      --services LIST   built-in services: echo,discard,chargen\n"
 "      --time-wait MS    TIME-WAIT duration (default 60000)\n"
 "      --fin-timeout MS  orphaned FIN-WAIT-2 timeout (default 60000)\n"
+"      --svc-keepalive IDLE,INTVL,CNT  keepalive on the services' connections (seconds)\n"
 "      --seed N          fixed secrets instead of random ones (tests)\n"
 "  -d, --daemon          detach once ready; exit status tells whether start-up worked\n"
 "  -l, --log FILE        log to FILE (default stderr); SIGHUP reopens it\n"
@@ -291,7 +292,7 @@ static void hup_cb(void *arg)
 static void parse_args(struct daemon *d, int argc, char **argv)
 {
 	enum { O_MAC = 256, O_NO_OFFLOAD, O_PCAP, O_SERVICES, O_TIME_WAIT, O_FIN_TIMEOUT,
-	       O_SEED, O_PIDFILE, O_VERSION };
+	       O_SEED, O_PIDFILE, O_VERSION, O_SVC_KEEPALIVE };
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'i' },
@@ -306,6 +307,7 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 		{ "time-wait", required_argument, NULL, O_TIME_WAIT },
 		{ "fin-timeout", required_argument, NULL, O_FIN_TIMEOUT },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "svc-keepalive", required_argument, NULL, O_SVC_KEEPALIVE },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "pidfile", required_argument, NULL, O_PIDFILE },
@@ -358,6 +360,21 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 			else
 				d->cfg.tcp.fin_wait2 = MSEC(v);
 			break;
+		case O_SVC_KEEPALIVE: {
+			/* IDLE,INTVL,CNT as TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (Linux
+			 * limits: 1..32767 s, 1..32767 s, 1..127) */
+			unsigned idle, intvl, cnt;
+			char tail;
+
+			if (sscanf(optarg, "%u,%u,%u%c", &idle, &intvl, &cnt, &tail) != 3 ||
+			    !idle || idle > 32767 || !intvl || intvl > 32767 || !cnt || cnt > 127)
+				bad_usage("--svc-keepalive: IDLE,INTVL,CNT expected (like 2,1,3), got '%s'", optarg);
+			d->cfg.svc_keepalive.on = 1;
+			d->cfg.svc_keepalive.idle = SEC(idle);
+			d->cfg.svc_keepalive.intvl = SEC(intvl);
+			d->cfg.svc_keepalive.cnt = cnt;
+			break;
+		}
 		case O_SEED:
 			if (!parse_uint(optarg, UINT64_MAX, &seed))
 				bad_usage("--seed: a number expected, got '%s'", optarg);
