@@ -107,8 +107,6 @@ startup_fail(struct daemon *d, const char *fmt, ...)
 		int n = snprintf(buf, sizeof(buf), "E%s", msg);
 		if (write(d->ready_fd, buf, (size_t)n) < 0)
 			_exit(1);
-	} else if (!d->log) {
-		fprintf(stderr, "tapsockd: %s\n", msg);
 	} else {
 		fprintf(stderr, "tapsockd: %s\n", msg);
 	}
@@ -174,6 +172,19 @@ static bool parse_services(const char *s, unsigned *out)
 	return ok;
 }
 
+/* The daemon works from "/" (it must not pin a mount): file names given on the
+ * command line are made absolute first. */
+static const char *abs_path(const char *p)
+{
+	char cwd[4096], *out;
+
+	if (!p || p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return p;
+	if (asprintf(&out, "%s/%s", cwd, p) < 0)
+		return p;
+	return out;
+}
+
 static const char *fmt_ip(uint32_t be, char *buf)
 {
 	return inet_ntop(AF_INET, &be, buf, INET_ADDRSTRLEN);
@@ -234,15 +245,20 @@ static int capture_start(struct daemon *d, const char *path)
 	return 0;
 }
 
-static int capture_stop(struct daemon *d)
+static int capture_stop(struct daemon *d, char *out, size_t cap, size_t *outlen)
 {
 	struct pcap_writer *w = pcap_link_set_writer(d->link, NULL);
-	uint64_t frames;
+	unsigned long long frames;
+	int n;
 
 	if (!w)
 		return -ENOENT;
-	frames = pcap_frames(w);
-	log_info("capture stopped: %s, %llu frames", pcap_path(w), (unsigned long long)frames);
+	frames = (unsigned long long)pcap_frames(w);
+	log_info("capture stopped: %s, %llu frames", pcap_path(w), frames);
+	if (out && cap) {
+		n = snprintf(out, cap, "frames %llu\npath %s\n", frames, pcap_path(w));
+		*outlen = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+	}
 	return pcap_close(w);
 }
 
@@ -253,7 +269,10 @@ static int capture_start_cb(void *arg, const char *path)
 		return -EINVAL;
 	return capture_start(arg, path);
 }
-static int capture_stop_cb(void *arg) { return capture_stop(arg); }
+static int capture_stop_cb(void *arg, char *out, size_t cap, size_t *outlen)
+{
+	return capture_stop(arg, out, cap, outlen);
+}
 static void quit_cb(void *arg)
 {
 	struct daemon *d = arg;
@@ -391,6 +410,9 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_usage("unexpected argument '%s'", argv[optind]);
+	d->pcap = abs_path(d->pcap);
+	d->log_path = abs_path(d->log_path);
+	d->pidfile = abs_path(d->pidfile);
 	{
 		struct sockaddr_un sa;
 		if (ipc_addr(d->name, &sa) < 0)
@@ -484,6 +506,8 @@ static void detach(struct daemon *d)
 	close(pfd[0]);
 	d->ready_fd = pfd[1];
 	setsid();
+	if (chdir("/") < 0)
+		startup_fail(d, "chdir /: %s", strerror(errno));
 }
 
 static void ready(struct daemon *d)
@@ -613,7 +637,7 @@ int main(int argc, char **argv)
 
 	/* clean exit: capture, counters, pidfile, then the TAP goes away */
 	if (pcap_link_writer(d->link))
-		capture_stop(d);
+		capture_stop(d, NULL, 0, NULL);
 	stats_format(&d->eng->stats, 0, stats, sizeof(stats));
 	log_info("final counters:\n%s", stats);
 	{

@@ -177,7 +177,8 @@ int ipc_server_dispatch(struct ipc_server *srv, const struct ipc_hdr *req,
 	case IPC_CAPTURE_STOP:
 		if (req->len)
 			return -EINVAL;
-		return srv->ops.capture_stop ? srv->ops.capture_stop(srv->ops.arg) : -ENOSYS;
+		return srv->ops.capture_stop ? srv->ops.capture_stop(srv->ops.arg, out, cap, outlen)
+					      : -ENOSYS;
 	case IPC_QUIT:
 		if (req->len)
 			return -EINVAL;

@@ -20,7 +20,8 @@ struct ipc_server_ops {
 	/* IPC_INFO text ("key value\n" lines); returns its length */
 	size_t (*info)(void *arg, char *buf, size_t cap);
 	int (*capture_start)(void *arg, const char *path);  /* 0 or -errno */
-	int (*capture_stop)(void *arg);                     /* 0 or -errno */
+	/* 0 or -errno; may describe the finished capture ("frames N\n") in out */
+	int (*capture_stop)(void *arg, char *out, size_t cap, size_t *outlen);
 	void (*quit)(void *arg);                            /* stop the loop */
 };
 

@@ -113,7 +113,13 @@ static int fake_start(void *arg, const char *path)
 	fk.starts++;
 	return 0;
 }
-static int fake_stop(void *arg) { (void)arg; fk.stops++; return 0; }
+static int fake_stop(void *arg, char *buf, size_t cap, size_t *outlen)
+{
+	(void)arg;
+	fk.stops++;
+	*outlen = (size_t)snprintf(buf, cap, "frames %d\n", 12);
+	return 0;
+}
 static void fake_quit(void *arg) { (void)arg; fk.quits++; }
 
 static const struct ipc_server_ops fake_ops = {
@@ -173,6 +179,8 @@ Test(ipc_dispatch, admin_requests_need_privilege, .init = setup, .fini = teardow
 	cr_assert_str_eq(fk.path, "/tmp/b.pcap");
 	cr_assert_eq(dispatch(IPC_CAPTURE_STOP, NULL, 0, 1, &n), 0);
 	cr_assert_eq(fk.stops, 1);
+	cr_assert_str_eq(out, "frames 12\n", "the stop reply describes the capture");
+	cr_assert_eq(n, 10);
 }
 
 Test(ipc_dispatch, malformed_payloads, .init = setup, .fini = teardown)
