@@ -5,7 +5,7 @@ One thread sends (then shutdown(SHUT_WR)), the main thread reads until EOF, so
 neither direction waits for the other. Exit 0 when the bytes that came back are
 exactly the bytes sent, 1 otherwise; every wait is bounded.
 
-usage: tcp_echo_client.py HOST PORT BYTES [--timeout S] [--halfclose-pause S]
+usage: tcp_echo_client.py HOST PORT BYTES [--timeout S] [--halfclose-pause S] [--cc ALGO]
   --halfclose-pause S: send everything and shut down first, wait S seconds, and only
   then start reading (the peer gets our FIN while it still owes us data).
 """
@@ -25,10 +25,16 @@ def main():
     ap.add_argument("nbytes", type=int)
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--halfclose-pause", type=float, default=None)
+    ap.add_argument("--cc", default="cubic", help="congestion control of the client socket")
     a = ap.parse_args()
 
     deadline = time.monotonic() + a.timeout
-    s = socket.create_connection((a.host, a.port), timeout=10)
+    s = socket.socket()
+    # the kernel peer's congestion control is part of the test: pin it (this
+    # machine's default is BBR; Linux upstream's is CUBIC)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, a.cc.encode())
+    s.settimeout(10)
+    s.connect((a.host, a.port))
     s.settimeout(30)
     # a random block repeated with a running counter mixed in: nothing periodic
     # that a reordering bug could hide behind
