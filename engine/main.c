@@ -70,6 +70,7 @@ static void usage(FILE *out)
 "      --svc-keepalive IDLE,INTVL,CNT  keepalive on the services' connections (seconds)\n"
 "      --seed N          fixed secrets instead of random ones (tests)\n"
 "  -d, --daemon          detach once ready; exit status tells whether start-up worked\n"
+"                        (logs go to --log FILE only)\n"
 "  -l, --log FILE        log to FILE (default stderr); SIGHUP reopens it\n"
 "      --pidfile FILE    write the pid to FILE\n"
 "  -v                    more verbose (repeatable)\n"
@@ -516,13 +517,13 @@ static void ready(struct daemon *d)
 
 	if (d->ready_fd < 0)
 		return;
-	/* stdio no longer belongs to whoever started us */
+	/* stdio no longer belongs to whoever started us (a caller reading our stderr
+	 * through a pipe would wait for our exit): without --log, -d logs nowhere */
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
-		if (d->log_path)
-			dup2(fd, 2);
+		dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
