@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# tcp_keepalive.sh - service keepalive (RFC 1122 4.2.3.6): a silent dead peer is probed and the engine drops the connection after idle + intvl * cnt.
+# tcp_keepalive.sh - service keepalive (RFC 1122 4.2.3.6): a peer gone silent is probed, and the engine drops the connection after idle + intvl * cnt.
 . "$(dirname "$0")/tcp_lib.sh"
-tcp_e2e_init 43 keepalive
-[ -n "$TAPSOCK" ] || tcp_fail "the tapsock command is needed (TAPSOCK)"
+tcp_e2e_init 43 tcp_keepalive
 IDLE=2 INTVL=1 CNT=3 SLACK=4
 tcp_engine_up --services echo --svc-keepalive "$IDLE,$INTVL,$CNT"
+command -v nft >/dev/null || tcp_log "no nft (nftables): the kernel side of the TAP goes down instead"
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 mkfifo "$WORK/go"
-ip netns exec "$NS" timeout 60 "$PY" - "$EADDR" "$WORK/port" "$WORK/go" <<'PY' &
+client=
+on_exit '[ -n "$client" ] && kill "$client"'
+in_ns timeout 60 "$PY" - "$EADDR" "$WORK/port" "$WORK/go" <<'PY' &
 import os, socket, sys
 s = socket.create_connection((sys.argv[1], 7), timeout=5)
 s.sendall(b"ping\n")
@@ -25,51 +28,62 @@ open(sys.argv[3]).read()
 s.close()
 PY
 client=$!
+check "a kernel client talks to echo"
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-[ -s "$WORK/port" ] || tcp_fail "the echo client did not get its echo"
-t0=$(date +%s.%N)
+[ -s "$WORK/port" ] || cfail "the echo client did not get its echo"
+t0=$(now_ms)
 cport=$(cat "$WORK/port")
-peer_re="(^|[[:space:]])${KADDR//./\\.}:$cport([[:space:]]|$)"
-probes0=$(tcp_stat tcp_keepalive_probes)
+pass "client port $cport"
+probes0=$(tcp_stat tcp_keepalive_probes) || exit 1
+
+# is the connection to the client in `tapsock ss`? (state in $1 or any)
+conn_listed() {
+	tcp_tapsock ss > "$WORK/ss" 2>&1 || { cat "$WORK/ss"; fail "tapsock ss failed"; }
+	awk -v peer="$KADDR:$cport" -v st="${1:-}" '
+		{ for (i = 2; i <= NF; i++) if ($i == peer && (st == "" || $1 == st)) f = 1 }
+		END { exit !f }' "$WORK/ss"
+}
 
 # the peer goes silent: nothing from the kernel side reaches the engine any more
+check "the kernel side goes silent"
 if command -v nft >/dev/null; then
-	ip netns exec "$NS" nft -f - <<NFT || tcp_fail "nft: cannot install the drop rule"
+	in_ns nft -f - <<NFT || cfail "nft: cannot install the drop rule"
 table netdev tcpe2e_ka {
 	chain out { type filter hook egress device "$TAP" priority 0; counter drop; }
 }
 NFT
-	tcp_log "kernel -> engine traffic dropped (nft egress on $TAP)"
+	pass "nft drops every frame from the kernel to the engine on $TAP"
 else
-	tcp_log "no nft: taking $TAP down on the kernel side instead"
-	ip -n "$NS" link set "$TAP" down
+	in_ns ip link set "$TAP" down || cfail "ip link set $TAP down"
+	pass "$TAP down"
 fi
 
-# before idle is over the connection must still be there
+check "the connection is still there before the idle time is over"
 sleep 1
-tcp_tapsock ss > "$WORK/ss0"
-grep -E "^ESTAB" "$WORK/ss0" | grep -Eq "$peer_re" ||
-	{ cat "$WORK/ss0"; tcp_fail "connection gone before the keepalive idle time"; }
+conn_listed ESTAB || { cat "$WORK/ss"; cfail "gone after $(( $(now_ms) - t0 )) ms"; }
+pass
 
-limit=$((IDLE + INTVL * CNT + SLACK))
+limit=$(( (IDLE + INTVL * CNT + SLACK) * 1000 ))
+check "the engine drops it within idle + intvl * cnt + ${SLACK}s slack"
 gone=
 while :; do
-	now=$(date +%s.%N)
-	el=$(echo "$now - $t0" | bc -l 2>/dev/null || "$PY" -c "print($now - $t0)")
-	tcp_tapsock ss > "$WORK/ss1"
-	if ! grep -Eq "$peer_re" "$WORK/ss1"; then gone=$el; break; fi
-	if "$PY" -c "import sys; sys.exit(0 if $el > $limit else 1)"; then break; fi
-	sleep 0.5
+	el=$(( $(now_ms) - t0 ))
+	if ! conn_listed; then gone=$el; break; fi
+	[ "$el" -gt "$limit" ] && break
+	sleep 0.25
 done
-echo "--- tapsock ss at the end"; cat "$WORK/ss1"
-[ -n "$gone" ] || tcp_fail "connection still in tapsock ss after ${limit}s (idle $IDLE + $CNT x $INTVL + $SLACK slack)"
-tcp_log "connection gone after ${gone}s"
-"$PY" -c "import sys; sys.exit(0 if $gone >= $IDLE + $INTVL * ($CNT - 1) else 1)" ||
-	tcp_fail "connection dropped after ${gone}s: sooner than idle + intvl * (cnt - 1)"
-probes1=$(tcp_stat tcp_keepalive_probes)
-tcp_log "tcp_keepalive_probes $probes0 -> $probes1"
-[ "$probes1" -ge $((probes0 + CNT)) ] || tcp_fail "expected at least $CNT keepalive probes, counted $((probes1 - probes0))"
+[ -n "$gone" ] || { cat "$WORK/ss"; cfail "still in tapsock ss after $el ms"; }
+pass "gone after $gone ms"
+check "not before idle + intvl * (cnt - 1)"
+[ "$gone" -ge $(( (IDLE + INTVL * (CNT - 1)) * 1000 )) ] || cfail "dropped after $gone ms"
+pass
+
+check "at least $CNT keepalive probes counted"
+probes1=$(tcp_stat tcp_keepalive_probes) || exit 1
+[ "$probes1" -ge $((probes0 + CNT)) ] || cfail "tcp_keepalive_probes $probes0 -> $probes1"
+pass "tcp_keepalive_probes $probes0 -> $probes1"
 echo go > "$WORK/go"
 wait $client
+client=
 tcp_engine_alive
 echo PASS

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tcp_netem.sh - 20 MB through echo over a lossy path (loss, and reordering and delay where the kernel has netem): SHA-256 must match (RFC 9293 3.10.7.4, RFC 6298, RFC 5681).
 . "$(dirname "$0")/tcp_lib.sh"
-tcp_e2e_init 45 netem
+tcp_e2e_init 45 tcp_netem
 MB=${TCP_NETEM_MB:-20}
 tcp_engine_up --services echo
 command -v tc >/dev/null || tcp_skip "no tc(8)"

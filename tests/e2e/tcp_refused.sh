@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tcp_refused.sh - a kernel client connecting to a closed port of the engine gets ECONNREFUSED (RFC 9293 3.10.7.1: RST for a SYN to CLOSED).
 . "$(dirname "$0")/tcp_lib.sh"
-tcp_e2e_init 41 refused
+tcp_e2e_init 41 tcp_refused
 tcp_engine_up --services echo
 tcp_py 30 - "$EADDR" <<'PY' || tcp_fail "connect to a closed port was not refused"
 import errno, socket, sys, time
