@@ -22,6 +22,7 @@ struct loop_params {
 	struct ipc_server *ipc;   /* or NULL */
 	void (*on_hup)(void *arg);/* SIGHUP: reopen the log */
 	void *arg;
+	int plain_reads;          /* use plain reads, not multishot (tests, old kernels) */
 };
 
 /* Loop statistics (not engine counters): for the log and IPC_INFO. */

@@ -37,7 +37,7 @@ struct daemon {
 	bool peer_none;
 	unsigned prefix;
 	uint32_t mtu;
-	bool offload, detach;
+	bool offload, detach, plain_reads;
 	int verbose;
 	/* running state */
 	int ready_fd;         /* -d: the pipe to the waiting parent, else -1 */
@@ -63,6 +63,7 @@ static void usage(FILE *out)
 "  -m, --mtu N           MTU (default 1500)\n"
 "      --mac MAC         engine MAC (default 02:74:73:6b:00:02)\n"
 "      --no-offload      no checksum/TSO offload through the virtio-net header\n"
+"      --plain-reads     read the TAP with plain reads, not a multishot read\n"
 "      --pcap FILE       capture every frame to FILE\n"
 "      --services LIST   built-in services: echo,discard,chargen\n"
 "      --time-wait MS    TIME-WAIT duration (default 60000)\n"
@@ -312,7 +313,7 @@ static void hup_cb(void *arg)
 static void parse_args(struct daemon *d, int argc, char **argv)
 {
 	enum { O_MAC = 256, O_NO_OFFLOAD, O_PCAP, O_SERVICES, O_TIME_WAIT, O_FIN_TIMEOUT,
-	       O_SEED, O_PIDFILE, O_VERSION, O_SVC_KEEPALIVE };
+	       O_SEED, O_PIDFILE, O_VERSION, O_PLAIN_READS, O_SVC_KEEPALIVE };
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'i' },
@@ -322,6 +323,7 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 		{ "mtu", required_argument, NULL, 'm' },
 		{ "mac", required_argument, NULL, O_MAC },
 		{ "no-offload", no_argument, NULL, O_NO_OFFLOAD },
+		{ "plain-reads", no_argument, NULL, O_PLAIN_READS },
 		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "services", required_argument, NULL, O_SERVICES },
 		{ "time-wait", required_argument, NULL, O_TIME_WAIT },
@@ -365,6 +367,7 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 				bad_usage("--mac: a unicast MAC like 02:74:73:6b:00:02 expected, got '%s'", optarg);
 			break;
 		case O_NO_OFFLOAD: d->offload = false; break;
+		case O_PLAIN_READS: d->plain_reads = true; break;
 		case O_PCAP: d->pcap = optarg; break;
 		case O_SERVICES:
 			if (!parse_services(optarg, &d->cfg.services))
@@ -621,7 +624,7 @@ int main(int argc, char **argv)
 	ipc_server_set_eng(d->ipc, d->eng);
 	struct loop_params lpp = {
 		.eng = d->eng, .tap = d->tap, .capture = d->link, .ipc = d->ipc,
-		.on_hup = hup_cb, .arg = d,
+		.on_hup = hup_cb, .arg = d, .plain_reads = d->plain_reads,
 	};
 	r = loop_new(&lpp, &d->loop, err, sizeof(err));
 	if (r < 0)
