@@ -1,0 +1,428 @@
+/* output.c - building and sending TCP segments (RFC 9293 3.8, 3.10.4-3.10.7; RFC 896 Nagle; RFC 7323; RFC 5961 7).
+ *
+ * Everything leaves through tcp_xmit_raw(): the header is emitted from a struct
+ * tcp_seg into eng->tx, payload copied from the send ring, checksum computed (or
+ * left to the link with PKT_OFF_CSUM), then ip_output(). */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "base/csum.h"
+#include "base/time.h"
+#include "eng.h"
+#include "ip/ip.h"
+#include "tcp/tcb.h"
+
+uint32_t tcp_ts_now(uint64_t now) { return (uint32_t)(now / MSEC(1)); }
+
+int tcp_xmit_raw(struct eng *eng, uint32_t laddr, uint32_t raddr, struct tcp_seg *s,
+		 const struct ring *data, uint32_t data_off, uint64_t now)
+{
+	struct pkt *p = &eng->tx;
+	size_t hl = TCP_HLEN + tcp_opts_len(s);
+	uint32_t tot = (uint32_t)hl + s->len;
+	uint32_t sum;
+	uint8_t *h;
+
+	pkt_reset(p);
+	h = pkt_put(p, tot);
+	tcp_emit(h, s);
+	if (s->len) {
+		if (data)
+			ring_peek(data, data_off, h + hl, s->len);
+		else
+			memcpy(h + hl, s->data, s->len);
+	}
+	sum = csum_pseudo(laddr, raddr, IPPROTO_TCP, (uint16_t)tot);
+	if (eng->link && (eng->link->features & LINK_F_TX_CSUM)) {
+		/* the link sums from csum_start on and adds the pseudo-header we store */
+		put_be16(h + 16, (uint16_t)~csum_fold(sum));
+		p->off.flags = PKT_OFF_CSUM;
+		p->off.csum_start = 14 + 20;
+		p->off.csum_offset = 16;
+	} else {
+		put_be16(h + 16, csum_fold(csum_partial(h, tot, sum)));
+	}
+	eng_count(eng, TCP_TX_SEGS);
+	if (s->flags & TH_RST)
+		eng_count(eng, TCP_TX_RST);
+	return ip_output(eng, p, IPPROTO_TCP, laddr, raddr, 0, now);
+}
+
+/* The window to advertise (RFC 9293 3.8.6.2.2, receiver SWS avoidance; RFC 7323 2.3).
+ * "the RCV.WND ... MUST NOT shrink the window (move its right edge to the left)"
+ * (RFC 9293 3.8.6, MUST-?): the right edge only moves forward. */
+uint16_t tcp_rcv_window(struct tcp_sock *tp)
+{
+	uint32_t space = ring_space(&tp->rcv);
+	uint32_t ofo = tcp_ofo_bytes(&tp->ofo);
+	uint32_t cur, wnd, maxw = 65535u << tp->rcv_ws;
+
+	space = space > ofo ? space - ofo : 0;
+	/* receiver SWS avoidance: do not offer a sliver */
+	if (space < tp->rcv_mss && space < tp->rcvbuf / 4)
+		space = 0;
+	wnd = space < maxw ? space : maxw;
+	wnd &= ~((1u << tp->rcv_ws) - 1);
+	cur = seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+	if (wnd < cur) {
+		uint32_t a = (1u << tp->rcv_ws) - 1;
+		wnd = (cur + a) & ~a;
+	}
+	tp->rcv_wnd = wnd;
+	tp->rcv_adv = tp->rcv_nxt + wnd;
+	tp->rcv_wup = tp->rcv_nxt;
+	return (uint16_t)(wnd >> tp->rcv_ws);
+}
+
+/* Linux tcp_select_initial_window: the unscaled window of SYN and SYN-ACK,
+ * 65535 rounded down to whole segments (64240 for MSS 1460). */
+static uint16_t syn_window(uint32_t space, uint16_t mss)
+{
+	uint32_t w = space < 65535 ? space : 65535;
+
+	if (mss && w > mss)
+		w -= w % mss;
+	return (uint16_t)w;
+}
+
+static void seg_init(struct tcp_sock *tp, struct tcp_seg *s, uint32_t seq, uint8_t flags,
+		     uint64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->sport = tp->c.lport;
+	s->dport = tp->c.rport;
+	s->seq = seq;
+	s->flags = flags;
+	if (flags & TH_ACK) {
+		s->ack = tp->rcv_nxt;
+		s->win = tcp_rcv_window(tp);
+	}
+	if (tp->ts_ok) {
+		s->opts |= TCPOPT_F_TS;
+		s->tsval = tcp_ts_now(now) + tp->ts_off;
+		s->tsecr = tp->ts_recent;
+	}
+	/* RFC 2018 4: SACK blocks on every ACK while data is out of order */
+	if (tp->sack_ok && (flags & TH_ACK) && !tcp_ofo_empty(&tp->ofo)) {
+		s->nsack = (uint8_t)tcp_ofo_sack(&tp->ofo, s->sack, tp->ts_ok ? 3 : 4);
+		if (s->nsack)
+			s->opts |= TCPOPT_F_SACK;
+	}
+}
+
+static void sent_ack(struct tcp_sock *tp)
+{
+	tp->flags &= ~TF_ACKNOW;
+	tp->unacked_segs = 0;
+	tcp_timer_stop(tp->eng, &tp->t[TCPT_DELACK]);
+}
+
+static int xmit(struct tcp_sock *tp, struct tcp_seg *s, uint32_t data_off, uint64_t now)
+{
+	int err = tcp_xmit_raw(tp->eng, tp->c.laddr, tp->c.raddr, s, &tp->snd, data_off, now);
+
+	if (s->flags & TH_ACK)
+		sent_ack(tp);
+	tp->last_snd = now;
+	return err;
+}
+
+void tcp_arm_rexmt(struct tcp_sock *tp, uint64_t now)
+{
+	tcp_timer_arm(tp->eng, &tp->t[TCPT_REXMT], now + tcp_rtt_rto(&tp->rtt));
+}
+
+/* SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED of a full socket, simultaneous open):
+ * MSS, SACK-permitted, timestamps and window scale offered as Linux offers them. */
+int tcp_send_syn(struct tcp_sock *tp, uint64_t now)
+{
+	struct tcp_seg s;
+	bool synack = tcp_in_state(tp, TCPS_SYN_RECEIVED);
+
+	memset(&s, 0, sizeof(s));
+	s.sport = tp->c.lport;
+	s.dport = tp->c.rport;
+	s.seq = tp->iss;
+	s.flags = TH_SYN | (synack ? TH_ACK : 0);
+	s.ack = synack ? tp->rcv_nxt : 0;
+	s.win = syn_window(ring_space(&tp->rcv), tp->rcv_mss);
+	tp->rcv_wnd = s.win;
+	tp->rcv_adv = tp->rcv_nxt + s.win;
+	s.opts = TCPOPT_F_MSS;
+	s.mss = (uint16_t)(tp->eng->link ? tp->eng->link->mtu - 40 : 1460);
+	if (tp->user_mss && tp->user_mss < s.mss)
+		s.mss = tp->user_mss;
+	if (!synack || tp->sack_ok)
+		s.opts |= TCPOPT_F_SACKOK;
+	if (!synack || tp->ts_ok) {
+		s.opts |= TCPOPT_F_TS;
+		s.tsval = tcp_ts_now(now) + tp->ts_off;
+		s.tsecr = synack ? tp->ts_recent : 0;
+	}
+	if (!synack || tp->ws_ok) {
+		s.opts |= TCPOPT_F_WS;
+		s.ws = tp->rcv_ws;
+	}
+	if (seq_gt(tp->iss + 1, tp->snd_max))
+		tp->snd_max = tp->iss + 1;
+	tp->snd_nxt = tp->iss + 1;
+	if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
+		tcp_arm_rexmt(tp, now);
+	if (!tp->retrans_stamp)
+		tp->retrans_stamp = now;
+	return xmit(tp, &s, 0, now);
+}
+
+int tcp_send_ack(struct tcp_sock *tp, uint64_t now)
+{
+	struct tcp_seg s;
+
+	seg_init(tp, &s, tp->snd_nxt, TH_ACK, now);
+	return xmit(tp, &s, 0, now);
+}
+
+/* Zero-window and keepalive probes: an old sequence number the peer must ACK
+ * (RFC 9293 3.8.4 "SEG.SEQ = SND.NXT-1"; Linux tcp_xmit_probe_skb uses snd_una - 1). */
+int tcp_send_probe(struct tcp_sock *tp, uint64_t now)
+{
+	struct tcp_seg s;
+
+	seg_init(tp, &s, tp->snd_una - 1, TH_ACK, now);
+	return xmit(tp, &s, 0, now);
+}
+
+/* Linux tcp_send_active_reset: RST|ACK at an acceptable sequence number. */
+int tcp_send_active_rst(struct tcp_sock *tp, uint64_t now)
+{
+	struct tcp_seg s;
+
+	seg_init(tp, &s, tp->snd_nxt, TH_RST | TH_ACK, now);
+	s.opts &= ~TCPOPT_F_SACK;
+	s.nsack = 0;
+	return xmit(tp, &s, 0, now);
+}
+
+/* RFC 9293 3.10.7.1: "If the ACK bit is off, sequence number zero is used,
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. If the ACK bit is on,
+ * <SEQ=SEG.ACK><CTL=RST>". An incoming RST is never answered. */
+int tcp_send_reset_reply(struct eng *eng, const struct ip_info *ip, const struct tcp_seg *seg,
+			 uint64_t now)
+{
+	struct tcp_seg s;
+
+	if (seg->flags & TH_RST)
+		return 0;
+	memset(&s, 0, sizeof(s));
+	s.sport = seg->dport;
+	s.dport = seg->sport;
+	if (seg->flags & TH_ACK) {
+		s.seq = seg->ack;
+		s.flags = TH_RST;
+	} else {
+		s.seq = 0;
+		s.ack = seg->seq + tcp_seg_seqlen(seg);
+		s.flags = TH_RST | TH_ACK;
+	}
+	return tcp_xmit_raw(eng, ip->dst, ip->src, &s, NULL, 0, now);
+}
+
+int tcp_send_synack_req(struct eng *eng, struct tcp_req *req, uint64_t now)
+{
+	struct tcp_seg s;
+	struct tcp_sock *l = req->listener;
+
+	memset(&s, 0, sizeof(s));
+	s.sport = req->c.lport;
+	s.dport = req->c.rport;
+	s.seq = req->iss;
+	s.ack = req->irs + 1;
+	s.flags = TH_SYN | TH_ACK;
+	s.win = syn_window(l ? l->rcvbuf : 65535, 536);
+	s.win = syn_window(l ? l->rcvbuf : 65535,
+			   (uint16_t)(eng->link ? eng->link->mtu - 40 : 1460));
+	s.opts = TCPOPT_F_MSS;
+	s.mss = (uint16_t)(eng->link ? eng->link->mtu - 40 : 1460);
+	if (l && l->user_mss && l->user_mss < s.mss)
+		s.mss = l->user_mss;
+	if (req->sack_ok)
+		s.opts |= TCPOPT_F_SACKOK;
+	if (req->ts_ok) {
+		s.opts |= TCPOPT_F_TS;
+		s.tsval = tcp_ts_now(now) + req->ts_off;
+		s.tsecr = req->ts_recent;
+	}
+	if (req->ws_ok) {
+		s.opts |= TCPOPT_F_WS;
+		s.ws = req->rcv_ws;
+	}
+	return tcp_xmit_raw(eng, req->c.laddr, req->c.raddr, &s, NULL, 0, now);
+}
+
+int tcp_send_tw_ack(struct eng *eng, struct tcp_tw *tw, uint64_t now)
+{
+	struct tcp_seg s;
+
+	memset(&s, 0, sizeof(s));
+	s.sport = tw->c.lport;
+	s.dport = tw->c.rport;
+	s.seq = tw->snd_nxt;
+	s.ack = tw->rcv_nxt;
+	s.flags = TH_ACK;
+	s.win = tw->rcv_win;
+	if (tw->ts_ok) {
+		s.opts = TCPOPT_F_TS;
+		s.tsval = tcp_ts_now(now) + tw->ts_off;
+		s.tsecr = tw->ts_recent;
+	}
+	return tcp_xmit_raw(eng, tw->c.laddr, tw->c.raddr, &s, NULL, 0, now);
+}
+
+/* RFC 5961 7: challenge ACKs are rate limited. As Linux: at most one per
+ * connection per 500 ms (tcp_invalid_ratelimit) and 1000 per second overall
+ * (tcp_challenge_ack_limit). */
+bool tcp_challenge_ack(struct tcp_sock *tp, uint64_t now)
+{
+	struct tcp_stack *st = tp->eng->tcp;
+
+	if (tp->last_oow_ack && now - tp->last_oow_ack < MSEC(500))
+		return false;
+	if (now - st->challenge_stamp >= SEC(1)) {
+		st->challenge_stamp = now;
+		st->challenge_count = 0;
+	}
+	if (st->challenge_count >= 1000)
+		return false;
+	st->challenge_count++;
+	tp->last_oow_ack = now;
+	eng_count(tp->eng, TCP_CHALLENGE_ACKS);
+	tcp_send_ack(tp, now);
+	return true;
+}
+
+static bool fin_sent(const struct tcp_sock *tp)
+{
+	return (tp->flags & TF_FIN_QUEUED) && seq_gt(tp->snd_nxt, tp->fin_seq);
+}
+
+/* One data segment [seq, seq+len) from the send ring, with FIN when it ends at
+ * the queued FIN. */
+static int xmit_data(struct tcp_sock *tp, uint32_t seq, uint32_t len, bool fin, uint64_t now)
+{
+	struct tcp_seg s;
+	uint32_t off = seq - tp->snd_una;
+	uint32_t end_data = tp->snd_una + ring_len(&tp->snd);
+
+	seg_init(tp, &s, seq, TH_ACK, now);
+	s.len = len;
+	if (len && seq + len == end_data)
+		s.flags |= TH_PSH;
+	if (fin)
+		s.flags |= TH_FIN;
+	if (seq_lt(seq, tp->snd_max)) {
+		eng_count(tp->eng, TCP_RETRANS_SEGS);
+		/* Karn (RFC 6298 3): a retransmitted segment is not timed */
+		if ((tp->flags & TF_RTT_TIMING) && seq_leq(seq, tp->rtt_seq))
+			tp->flags &= ~TF_RTT_TIMING;
+		if (!tp->retrans_stamp)
+			tp->retrans_stamp = now;
+	}
+	return xmit(tp, &s, off, now);
+}
+
+/* Resend the first unacknowledged segment (fast retransmit, RTO). */
+int tcp_retransmit_head(struct tcp_sock *tp, uint64_t now)
+{
+	uint32_t avail = ring_len(&tp->snd), len = avail < tp->mss ? avail : tp->mss;
+	bool fin = (tp->flags & TF_FIN_QUEUED) && len == avail && seq_gt(tp->snd_max, tp->fin_seq);
+
+	if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED))
+		return tcp_send_syn(tp, now);
+	if (!len && !fin)
+		return 0;
+	if (seq_gt(tp->snd_una + len + fin, tp->snd_nxt))
+		tp->snd_nxt = tp->snd_una + len + fin;
+	return xmit_data(tp, tp->snd_una, len, fin, now);
+}
+
+/* Send what the windows, Nagle and cork allow (RFC 9293 3.8.6.2.1 sender SWS,
+ * RFC 896 / RFC 1122 4.2.3.4 Nagle, RFC 5681 cwnd). Returns segments sent. */
+int tcp_output(struct tcp_sock *tp, uint64_t now)
+{
+	int sent = 0;
+
+	if (!tcp_in_state(tp, TCPS_ESTABLISHED | TCPS_CLOSE_WAIT | TCPS_FIN_WAIT_1 |
+				  TCPS_CLOSING | TCPS_LAST_ACK))
+		goto ack;
+	for (;;) {
+		uint32_t qlen = ring_len(&tp->snd);
+		uint32_t off = tp->snd_nxt - tp->snd_una;
+		uint32_t avail = seq_leq(tp->snd_nxt, tp->snd_una + qlen) ? qlen - off : 0;
+		uint32_t wnd = tp->snd_wnd < tp->cc.cwnd ? tp->snd_wnd : tp->cc.cwnd;
+		uint32_t flight = tp->snd_nxt - tp->snd_una;
+		uint32_t usable = wnd > flight ? wnd - flight : 0;
+		uint32_t len = avail < tp->mss ? avail : tp->mss;
+		bool fin_q = tp->flags & TF_FIN_QUEUED;
+		bool fin;
+
+		if (len > usable)
+			len = usable;
+		if (!len)
+			break;
+		if (len < tp->mss && !fin_q) {
+			/* a partial segment: cork and MSG_MORE hold it; Nagle holds it
+			 * while data is unacknowledged, unless TCP_NODELAY */
+			if (len == avail && (tp->flags & (TF_CORK | TF_MORE)))
+				break;
+			if (len == avail && !(tp->flags & TF_NODELAY) && flight)
+				break;
+			/* sender SWS: a window-limited sliver waits, unless it is at
+			 * least half the largest window the peer offered */
+			if (len < avail && len < tp->max_snd_wnd / 2 && flight)
+				break;
+		}
+		fin = fin_q && len == avail && !fin_sent(tp);
+		if (!(tp->flags & TF_RTT_TIMING) && !seq_lt(tp->snd_nxt, tp->snd_max)) {
+			tp->flags |= TF_RTT_TIMING;
+			tp->rtt_seq = tp->snd_nxt;
+			tp->rtt_start = now;
+		}
+		if (!flight && !tcp_timer_on(&tp->t[TCPT_REXMT]) && tp->last_snd &&
+		    now - tp->last_snd > tcp_rtt_rto(&tp->rtt))
+			tcp_cc_after_idle(&tp->cc, now - tp->last_snd, tcp_rtt_rto(&tp->rtt), now);
+		xmit_data(tp, tp->snd_nxt, len, fin, now);
+		tp->snd_nxt += len + fin;
+		if (seq_gt(tp->snd_nxt, tp->snd_max))
+			tp->snd_max = tp->snd_nxt;
+		if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
+			tcp_arm_rexmt(tp, now);
+		tcp_timer_stop(tp->eng, &tp->t[TCPT_PERSIST]);
+		sent++;
+	}
+	/* the FIN alone, once every byte before it is sent: "the ACK of a FIN and
+	 * our own FIN merged into one segment" falls out of this: the pending ACK
+	 * rides on it */
+	if ((tp->flags & TF_FIN_QUEUED) && !fin_sent(tp) && tp->snd_nxt == tp->fin_seq) {
+		xmit_data(tp, tp->snd_nxt, 0, true, now);
+		tp->snd_nxt++;
+		if (seq_gt(tp->snd_nxt, tp->snd_max))
+			tp->snd_max = tp->snd_nxt;
+		if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
+			tcp_arm_rexmt(tp, now);
+		sent++;
+	}
+	/* RFC 9293 3.8.6.1: zero window with data waiting: probe it */
+	{
+		uint32_t qlen = ring_len(&tp->snd);
+		uint32_t off = tp->snd_nxt - tp->snd_una;
+		if (qlen > off && tp->snd_wnd == 0 && tp->snd_nxt == tp->snd_una &&
+		    !tcp_timer_on(&tp->t[TCPT_REXMT]) && !tcp_timer_on(&tp->t[TCPT_PERSIST]))
+			tcp_timer_arm(tp->eng, &tp->t[TCPT_PERSIST], now + tcp_rtt_rto(&tp->rtt));
+	}
+ack:
+	if ((tp->flags & TF_ACKNOW) && tcp_in_state(tp, TCPS_SYNCHRONIZED)) {
+		tcp_send_ack(tp, now);
+		sent++;
+	}
+	return sent;
+}
