@@ -124,7 +124,10 @@ def k_arp_bad_op(c, i):
 
 
 def k_arp_not_for_us(c, i):
-    return [c.to_engine(ETH_P_ARP, arp(1, c.kmac, c.kip, bytes(6), c.net + ".99"))]
+    # a request between two other hosts: the sender is not in the engine's table
+    # (RFC 826: an entry it has would be merged, and that is not a drop)
+    return [c.to_engine(ETH_P_ARP, arp(1, b"\x02\x00\x00\x00\x00\x50", c.net + ".50",
+                                       bytes(6), c.net + ".99"))]
 
 
 def k_ip_short(c, i):

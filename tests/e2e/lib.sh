@@ -58,9 +58,7 @@ e2e_require() {
 	local probe="tske2e-probe-$$"
 	ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces (ip netns add failed)"
 	ip netns delete "$probe" 2>/dev/null
-	local fd
-	exec {fd}<>/dev/net/tun 2>/dev/null || skip "cannot open /dev/net/tun"
-	exec {fd}>&-
+	(: <>/dev/net/tun) 2>/dev/null || skip "cannot open /dev/net/tun"
 }
 
 # e2e_init NAME SUBNET
@@ -80,6 +78,14 @@ e2e_init() {
 
 # in_ns CMD...: run in the test's namespace
 in_ns() { ip netns exec "$E2E_NS" "$@"; }
+
+# pid_alive PID: running (a zombie that nobody reaped yet counts as gone: the
+# daemon is reparented to whatever init this machine has)
+pid_alive() {
+	local st
+	st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 
 # The engine's pid, if one answers in the test namespace.
 engine_pid() { "$TAPSOCK" info --netns "$E2E_NS" 2>/dev/null | awk '$1 == "pid" { print $2 }'; }
@@ -107,7 +113,7 @@ _e2e_teardown() {
 		"$TAPSOCK" down --netns "$E2E_NS" >/dev/null 2>&1
 	fi
 	# whatever survived: only the pid this test started, and its namespace
-	if [ -n "${E2E_PID:-}" ] && kill -0 "$E2E_PID" 2>/dev/null; then
+	if [ -n "${E2E_PID:-}" ] && pid_alive "$E2E_PID"; then
 		kill -KILL "$E2E_PID" 2>/dev/null
 	fi
 	ip netns delete "$E2E_NS" 2>/dev/null

@@ -97,7 +97,7 @@ check "a second tapsock up in the same namespace fails with 'already running'"
 out=$("$TAPSOCK" up --netns "$E2E_NS" --addr "$E2E_EADDR/24" 2>&1); rc=$?
 [ $rc -ne 0 ] || cfail "second up succeeded"
 grep -q 'already running' <<<"$out" || cfail "message: $out"
-kill -0 "$E2E_PID" 2>/dev/null || cfail "the first engine died"
+pid_alive "$E2E_PID" || cfail "the first engine died"
 pass
 
 check "tapsock up inside the namespace also refuses a second engine"
@@ -114,7 +114,7 @@ pass
 
 check "tapsock down stops the engine and deletes TAP and namespace"
 out=$("$TAPSOCK" down --netns "$E2E_NS" 2>&1) || cfail "exit $?: $out"
-kill -0 "$E2E_PID" 2>/dev/null && cfail "pid $E2E_PID still alive"
+pid_alive "$E2E_PID" && cfail "pid $E2E_PID still alive"
 ! ip netns list | grep -qw "^$E2E_NS" || cfail "namespace still there"
 [ ! -e "/run/tapsock/netns/$E2E_NS" ] || cfail "marker left behind"
 pass
