@@ -646,9 +646,11 @@ int main(int argc, char **argv)
 	log_info("final counters:\n%s", stats);
 	{
 		const struct loop_stats *ls = loop_get_stats(d->loop);
-		log_info("loop: %llu turns, %llu rx completions, %llu rx re-arms, %llu ENOBUFS",
+		log_info("loop: %llu turns, %llu rx completions, %llu rx re-arms, %llu ENOBUFS, "
+			 "%llu direct writes (pool full)",
 			 (unsigned long long)ls->turns, (unsigned long long)ls->rx_cqes,
-			 (unsigned long long)ls->rx_rearms, (unsigned long long)ls->rx_enobufs);
+			 (unsigned long long)ls->rx_rearms, (unsigned long long)ls->rx_enobufs,
+			 (unsigned long long)tap_sync_writes(d->tap));
 	}
 	if (d->pidfile_written)
 		unlink(d->pidfile);

@@ -44,6 +44,8 @@ void tap_attach_ring(struct link *l, struct io_uring *ring, uint64_t tag);
 int tap_tx_complete(struct link *l, uint32_t slot, int res);
 /* Writes submitted and not yet completed. */
 unsigned tap_tx_inflight(const struct link *l);
+/* Frames written with a plain writev() because every pool slot was busy. */
+uint64_t tap_sync_writes(const struct link *l);
 
 /* Strip the virtio-net header of a received buffer. DROP_NONE and the Ethernet
  * frame in *frame, *flen with LINK_RX_ flags in *rxflags, or DROP_LINK_BAD_VNET_HDR. */
