@@ -5,7 +5,7 @@
 #include "ip/ip_priv.h"
 
 static struct tnet t;
-static uint8_t icmp[3008];  /* an echo request of 3000 data bytes */
+static uint8_t icmp[3008 + 64];  /* an echo request of 3000 data bytes, and slack */
 
 static void setup(void)
 {
