@@ -58,6 +58,7 @@ static void ofo_prune_above(struct tcp_ofo *q, uint32_t above, uint32_t need)
 enum drop_reason tcp_ofo_insert(struct tcp_ofo *q, uint32_t rcv_nxt, uint32_t seq,
 				const uint8_t *data, uint32_t len)
 {
+	q->has_dup = false;
 	if (seq_lt(seq, rcv_nxt)) {
 		uint32_t d = rcv_nxt - seq;
 		if (d >= len)
@@ -84,6 +85,13 @@ enum drop_reason tcp_ofo_insert(struct tcp_ofo *q, uint32_t rcv_nxt, uint32_t se
 			/* queued bytes cover s: they win (first come); the piece is now
 			 * part of the block this segment touched */
 			cur->stamp = stamp;
+			uint32_t dup_end = seq_min(node_end(cur), end);
+			if (!q->has_dup) {
+				q->dup = (struct tcp_sack_blk){ s, dup_end };
+				q->has_dup = true;
+			} else if (q->dup.right == s) {
+				q->dup.right = dup_end;   /* touching pieces: one range */
+			}
 			s = node_end(cur);
 			pp = &cur->next;
 			continue;

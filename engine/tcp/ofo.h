@@ -38,6 +38,8 @@ struct tcp_ofo {
 	uint32_t bytes;              /* data bytes queued */
 	uint32_t nodes;
 	uint32_t stamp;              /* insertion clock for SACK recency */
+	struct tcp_sack_blk dup;     /* first queued range the last insert repeated */
+	bool has_dup;                /* ... valid (for a D-SACK, RFC 2883) */
 };
 
 void tcp_ofo_init(struct tcp_ofo *q, uint32_t limit);
@@ -51,6 +53,15 @@ static inline uint32_t tcp_ofo_bytes(const struct tcp_ofo *q) { return q->bytes;
  * refused for memory. */
 enum drop_reason tcp_ofo_insert(struct tcp_ofo *q, uint32_t rcv_nxt, uint32_t seq,
 				const uint8_t *data, uint32_t len);
+/* RFC 2883 4: a D-SACK block for the segment just inserted, if it repeated
+ * bytes already queued (the first such range). Returns false otherwise.
+ * Duplicates below rcv_nxt the caller sees itself. */
+static inline bool tcp_ofo_dup(const struct tcp_ofo *q, struct tcp_sack_blk *blk)
+{
+	if (q->has_dup)
+		*blk = q->dup;
+	return q->has_dup;
+}
 /* Move the queued bytes that start at *rcv_nxt into r (as far as r takes them)
  * and advance *rcv_nxt; also discards queued bytes that fell below *rcv_nxt.
  * Returns bytes moved or -ENOMEM. */

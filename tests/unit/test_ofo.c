@@ -272,3 +272,24 @@ Test(ofo, random_order_reassembles)
 	cr_assert_eq(nxt, base + total);
 	expect_stream(0, total);
 }
+
+Test(ofo, duplicate_range_for_dsack)
+{
+	uint32_t nxt = 0;
+	struct tcp_sack_blk d;
+	ins(0, nxt, 100, 200);
+	cr_assert_not(tcp_ofo_dup(&q, &d), "nothing repeated");
+	ins(0, nxt, 300, 400);
+	/* [150, 350) repeats [150, 200) and [300, 350): the first is reported */
+	ins(0, nxt, 150, 350);
+	cr_assert(tcp_ofo_dup(&q, &d));
+	cr_assert_eq(d.left, 150u);
+	cr_assert_eq(d.right, 200u);
+	/* now [100, 400) is one run of touching pieces: one range */
+	ins(0, nxt, 120, 380);
+	cr_assert(tcp_ofo_dup(&q, &d));
+	cr_assert_eq(d.left, 120u);
+	cr_assert_eq(d.right, 380u);
+	ins(0, nxt, 500, 600);
+	cr_assert_not(tcp_ofo_dup(&q, &d));
+}
