@@ -1,6 +1,9 @@
 /* test_sack.c - the sender's SACK scoreboard: merge, cumulative ACK, holes, D-SACK, IsLost, overflow. */
 #include <criterion/criterion.h>
 
+#include <string.h>
+
+#include "base/seq.h"
 #include "tcp/sack.h"
 
 static struct tcp_sack_board b;
@@ -138,4 +141,48 @@ Test(sack, board_overflow_forgets_the_highest)
 	cr_assert(tcp_sack_is_sacked(&b, 2000));
 	cr_assert_eq(b.n, TCP_SACK_BOARD_MAX);
 	cr_assert_eq(tcp_sack_bytes(&b), 100 + (TCP_SACK_BOARD_MAX - 1) * 50);
+}
+
+/* random SACK blocks and ACKs against a bitmap of the window */
+Test(sack, random_against_reference)
+{
+	enum { WIN = 800 };
+	static uint8_t ref[WIN];
+	uint32_t base = 0xfffff000u;           /* sequence of ref[0] */
+	uint32_t una = base, nxt = base + WIN;
+	uint32_t x = 3, iters = 0;
+	memset(ref, 0, sizeof(ref));
+	for (int it = 0; it < 3000; it++) {
+		x = x * 1103515245u + 12345u;
+		if ((x >> 28) == 0) {
+			/* cumulative ACK moves forward a little */
+			uint32_t adv = (x >> 8) % 50;
+			if (una + adv - base <= WIN)
+				una += adv;
+			tcp_sack_ack(&b, una);
+		} else {
+			uint32_t l = base + (x >> 4) % WIN;
+			uint32_t len = 1 + (x >> 16) % 40;
+			struct tcp_sack_blk blk = { l, l + len };
+			tcp_sack_update(&b, una, nxt, &blk, 1);
+			/* a block wholly below una is a D-SACK; else what is above una counts */
+			for (uint32_t s = seq_max(l, una); seq_lt(s, l + len) && s != nxt; s++)
+				ref[s - base] = 1;
+			iters++;
+		}
+		uint32_t sacked = 0;
+		for (uint32_t s = una; s != nxt; s++) {
+			bool want = ref[s - base];
+			sacked += want;
+			if (b.n < TCP_SACK_BOARD_MAX)
+				cr_assert_eq(tcp_sack_is_sacked(&b, s), want, "seq %u", s - base);
+		}
+		if (b.n < TCP_SACK_BOARD_MAX)
+			cr_assert_eq(tcp_sack_bytes(&b), sacked);
+		else
+			cr_assert_leq(tcp_sack_bytes(&b), sacked);
+		if (b.n >= TCP_SACK_BOARD_MAX)
+			break;   /* past here the board forgets by design */
+	}
+	cr_assert_gt(iters, 500, "the comparison ran long enough (%u updates)", iters);
 }
