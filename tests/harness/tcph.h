@@ -16,6 +16,8 @@
 
 #include <arpa/inet.h>
 #include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "base/stats.h"
