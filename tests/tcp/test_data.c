@@ -1,4 +1,208 @@
-/* test_data.c - placeholder */
+/* test_data.c - data transfer: windows, delayed ACK, Nagle/cork, reassembly, retransmission (RFC 9293 3.8, RFC 5681, RFC 6582, RFC 896). */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
 #include "tcph.h"
+
 TestSuite(tcp_data, .init = fx_setup, .fini = fx_teardown);
+
+static uint8_t big[20000];
+
+Test(tcp_data, in_order_data_delivered_and_acked)
+{
+	char b[16];
+	const struct tcp_seg *o;
+
+	fx_established();
+	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "hello", .len = 5), DROP_NONE);
+	o = expect_out(TH_ACK);   /* quick ACK at the start */
+	cr_assert_eq(o->ack, PISS + 6);
+	cr_assert(tcp_sock_events(F.s) & POLLIN);
+	cr_assert(F.events & POLLIN);
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), MSG_PEEK, F.now), 5);
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), 5);
+	cr_assert_eq(memcmp(b, "hello", 5), 0);
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), -EAGAIN);
+}
+
+Test(tcp_data, delayed_ack_after_quickacks)
+{
+	fx_established();
+	for (int i = 0; i < 16; i++) {
+		seg(.flags = TH_ACK, .data = "a", .len = 1);
+		F.p_seq++;
+		expect_out(TH_ACK);
+	}
+	seg(.flags = TH_ACK, .data = "a", .len = 1);
+	F.p_seq++;
+	expect_none();
+	fx_advance(MSEC(40));
+	const struct tcp_seg *o = expect_out(TH_ACK);
+	cr_assert_eq(o->ack, F.p_seq);
+}
+
+Test(tcp_data, out_of_order_reassembled)
+{
+	char b[16];
+	const struct tcp_seg *o;
+
+	fx_established();
+	cr_assert_eq(seg(.seq = PISS + 4, .data = "def", .len = 3), DROP_NONE);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->ack, PISS + 1, "duplicate ACK for the hole");
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), -EAGAIN);
+	seg(.data = "abc", .len = 3);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->ack, PISS + 7);
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), 6);
+	cr_assert_eq(memcmp(b, "abcdef", 6), 0);
+}
+
+Test(tcp_data, sack_blocks_when_permitted)
+{
+	const struct tcp_seg *o;
+
+	fx_established_opts(TCPOPT_F_MSS | TCPOPT_F_SACKOK);
+	seg(.seq = PISS + 11, .data = "xyz", .len = 3);
+	o = expect_out(TH_ACK);
+	cr_assert(o->opts & TCPOPT_F_SACK);
+	cr_assert_eq(o->nsack, 1);
+	cr_assert_eq(o->sack[0].left, PISS + 11);
+	cr_assert_eq(o->sack[0].right, PISS + 14);
+}
+
+Test(tcp_data, send_segments_by_mss_and_iw10)
+{
+	const struct tcp_seg *o;
+
+	fx_established();
+	cr_assert_eq(tcp_send(F.s, big, sizeof(big), 0, F.now), (ssize_t)sizeof(big));
+	for (int i = 0; i < 10; i++) {
+		o = expect_out(TH_ACK);
+		cr_assert_eq(o->seq, F.iss + 1 + 1460u * i);
+		cr_assert_eq(o->len, 1460);
+	}
+	expect_none();  /* initial window: 10 segments */
+	seg(.ack = F.iss + 1 + 2920);
+	expect_out(TH_ACK);
+	expect_out(TH_ACK);
+}
+
+Test(tcp_data, nagle_holds_small_segment_nodelay_sends)
+{
+	int one = 1;
+
+	fx_established();
+	tcp_send(F.s, "a", 1, 0, F.now);
+	expect_out(TH_ACK);
+	tcp_send(F.s, "b", 1, 0, F.now);
+	expect_none();
+	seg(.ack = F.iss + 2);
+	const struct tcp_seg *o = expect_out(TH_ACK);
+	cr_assert_eq(o->len, 1);
+	tcp_setsockopt(F.s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one), F.now);
+	tcp_send(F.s, "c", 1, 0, F.now);
+	expect_out(TH_ACK);
+}
+
+Test(tcp_data, cork_holds_until_uncorked)
+{
+	int on = 1, off = 0;
+
+	fx_established();
+	tcp_setsockopt(F.s, IPPROTO_TCP, TCP_CORK, &on, sizeof(on), F.now);
+	tcp_send(F.s, "abc", 3, 0, F.now);
+	expect_none();
+	tcp_setsockopt(F.s, IPPROTO_TCP, TCP_CORK, &off, sizeof(off), F.now);
+	const struct tcp_seg *o = expect_out(TH_ACK);
+	cr_assert_eq(o->len, 3);
+}
+
+Test(tcp_data, msg_more_holds)
+{
+	fx_established();
+	tcp_send(F.s, "abc", 3, MSG_MORE, F.now);
+	expect_none();
+	tcp_send(F.s, "def", 3, 0, F.now);
+	const struct tcp_seg *o = expect_out(TH_ACK);
+	cr_assert_eq(o->len, 6);
+}
+
+Test(tcp_data, rto_retransmits_with_backoff)
+{
+	const struct tcp_seg *o;
+
+	fx_established();
+	tcp_send(F.s, "abc", 3, 0, F.now);
+	expect_out(TH_ACK);
+	cr_assert_eq(fx_next_timer(), SEC(1), "initial RTO without a sample");
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->seq, F.iss + 1);
+	cr_assert_eq(o->len, 3);
+	cr_assert_eq(fx_next_timer(), SEC(2));
+	expect_out(TH_ACK);
+	cr_assert_eq(fx_count(CNT_TCP_TIMEOUTS), 2);
+}
+
+Test(tcp_data, rto_gives_up_with_etimedout)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	fx_established();
+	tcp_send(F.s, "abc", 3, 0, F.now);
+	expect_out(TH_ACK);
+	fx_advance(SEC(2000));
+	cr_assert_eq(fx_conn(), NULL);
+	tcp_getsockopt(F.s, SOL_SOCKET, SO_ERROR, &err, &l);
+	cr_assert_eq(err, ETIMEDOUT);
+}
+
+Test(tcp_data, fast_retransmit_on_third_dupack)
+{
+	const struct tcp_seg *o;
+
+	fx_established();
+	tcp_send(F.s, big, 5 * 1460, 0, F.now);
+	for (int i = 0; i < 5; i++)
+		expect_out(TH_ACK);
+	for (int i = 0; i < 3; i++)
+		seg(.ack = F.iss + 1);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->seq, F.iss + 1);
+	cr_assert_eq(o->len, 1460);
+	cr_assert_eq(fx_count(CNT_TCP_FAST_RETRANS), 1);
+}
+
+Test(tcp_data, zero_window_probe)
+{
+	const struct tcp_seg *o;
+
+	fx_established();
+	seg(.win = 0);
+	tcp_send(F.s, "abc", 3, 0, F.now);
+	expect_none();
+	fx_next_timer();
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->seq, F.iss, "probe at snd_una - 1");
+	cr_assert_eq(o->len, 0);
+	seg(.win = 1000);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->len, 3);
+}
+
+Test(tcp_data, receive_window_never_shrinks_and_fills)
+{
+	int sz = 4096;
+
+	fx_established();
+	tcp_setsockopt(F.s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz), F.now);
+	for (int i = 0; i < 8; i++) {
+		seg(.data = big, .len = 1000);
+		F.p_seq += 1000;
+		pop_out();
+	}
+	cr_assert_eq(tcp_recv_avail(F.s), 8000, "avail %zu", tcp_recv_avail(F.s));
+	cr_assert_eq(seg(.data = big, .len = 1000), DROP_TCP_RCVBUF_FULL);
+}
