@@ -682,7 +682,9 @@ static int cmd_up(int argc, char **argv)
 		return 1;
 
 	if (co.netns) {
-		if (netns_exists(co.netns)) {
+		bool exists = netns_exists(co.netns), stale = false;
+
+		if (exists) {
 			if (netns_enter(co.netns) < 0)
 				return 1;
 			if (engine_alive(co.name)) {
@@ -691,12 +693,18 @@ static int cmd_up(int argc, char **argv)
 					co.name, co.netns, (int)pid);
 				return 1;
 			}
-			err_msg("network namespace '%s' already exists; to run an engine in it, "
-				"use: ip netns exec %s tapsock up", co.netns, co.netns);
+			/* one we made for an engine that died: take it again */
+			stale = netns_created_by_us(co.netns);
+			if (!stale) {
+				err_msg("network namespace '%s' already exists; to run an engine "
+					"in it, use: ip netns exec %s tapsock up", co.netns, co.netns);
+				return 1;
+			}
+			fprintf(stderr, "%s: reusing namespace '%s' left by an earlier tapsock up\n",
+				prog, co.netns);
+		} else if (netns_add(co.netns) < 0) {
 			return 1;
 		}
-		if (netns_add(co.netns) < 0)
-			return 1;
 		created = true;
 		r = mark_netns(co.netns);
 		if (r < 0)

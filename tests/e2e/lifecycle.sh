@@ -125,6 +125,24 @@ out=$("$TAPSOCK" down --netns "$E2E_NS" 2>&1); rc=$?
 grep -q "no network namespace '$E2E_NS'" <<<"$out" || cfail "message: $out"
 pass
 
+check "after the engine is killed, up takes its namespace again and down removes it"
+e2e_up >/dev/null
+kill -KILL "$E2E_PID"
+for _ in $(seq 50); do pid_alive "$E2E_PID" || break; sleep 0.1; done
+pid_alive "$E2E_PID" && cfail "pid $E2E_PID survived SIGKILL"
+# the TAP goes with the engine's last fd
+for _ in $(seq 50); do in_ns ip link show dev "$E2E_TAP" >/dev/null 2>&1 || break; sleep 0.1; done
+out=$("$TAPSOCK" up --netns "$E2E_NS" --addr "$E2E_EADDR/24" 2>&1) || cfail "up after a crash: $out"
+E2E_PID=$(engine_pid)
+ping_ok -c 2 -i 0.2
+kill -KILL "$E2E_PID"
+for _ in $(seq 50); do pid_alive "$E2E_PID" || break; sleep 0.1; done
+out=$("$TAPSOCK" down --netns "$E2E_NS" 2>&1); rc=$?
+[ $rc -eq 1 ] || cfail "down of a dead engine exited $rc"
+grep -q 'no engine' <<<"$out" || cfail "message: $out"
+! ip netns list | grep -qw "^$E2E_NS" || cfail "namespace left behind"
+pass
+
 check "up in an existing namespace that tapsock did not create is refused"
 ip netns add "$E2E_NS" || cfail "ip netns add"
 out=$("$TAPSOCK" up --netns "$E2E_NS" 2>&1); rc=$?
