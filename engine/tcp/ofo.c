@@ -37,6 +37,15 @@ void tcp_ofo_free(struct tcp_ofo *q)
 		q->head = n->next;
 		node_free(q, n);
 	}
+	q->tail = NULL;
+}
+
+static void ofo_find_tail(struct tcp_ofo *q)
+{
+	struct tcp_ofo_node *n = q->head;
+	while (n && n->next)
+		n = n->next;
+	q->tail = n;
 }
 
 /* Evict queued pieces that start at or above `above`, highest first, until
@@ -52,6 +61,7 @@ static void ofo_prune_above(struct tcp_ofo *q, uint32_t above, uint32_t need)
 		struct tcp_ofo_node *n = *last;
 		*last = NULL;
 		node_free(q, n);
+		ofo_find_tail(q);
 	}
 }
 
@@ -75,6 +85,9 @@ enum drop_reason tcp_ofo_insert(struct tcp_ofo *q, uint32_t rcv_nxt, uint32_t se
 	uint32_t s = seq;
 	struct tcp_ofo_node **pp = &q->head;
 
+	/* the usual case after a loss: the next segment above the last one */
+	if (q->tail && seq_geq(seq, node_end(q->tail)))
+		pp = &q->tail->next;
 	while (seq_lt(s, end)) {
 		struct tcp_ofo_node *cur = *pp;
 		if (cur && seq_leq(node_end(cur), s)) {
@@ -120,6 +133,8 @@ enum drop_reason tcp_ofo_insert(struct tcp_ofo *q, uint32_t rcv_nxt, uint32_t se
 		memcpy(node->data, data + (s - seq), n);
 		node->next = cur;
 		*pp = node;
+		if (!cur)
+			q->tail = node;
 		pp = &node->next;
 		q->mem += node_cost(n);
 		q->bytes += n;
@@ -136,6 +151,8 @@ int tcp_ofo_pull(struct tcp_ofo *q, uint32_t *rcv_nxt, struct ring *r)
 		struct tcp_ofo_node *n = q->head;
 		if (seq_leq(node_end(n), *rcv_nxt)) {
 			q->head = n->next;    /* all below rcv_nxt: already delivered */
+			if (!q->head)
+				q->tail = NULL;
 			node_free(q, n);
 			continue;
 		}
@@ -151,6 +168,8 @@ int tcp_ofo_pull(struct tcp_ofo *q, uint32_t *rcv_nxt, struct ring *r)
 		if ((uint32_t)w < avail)
 			break;                /* the ring is full */
 		q->head = n->next;
+		if (!q->head)
+			q->tail = NULL;
 		node_free(q, n);
 	}
 	return moved;
@@ -200,10 +219,5 @@ unsigned tcp_ofo_sack(const struct tcp_ofo *q, struct tcp_sack_blk *blk, unsigne
 
 uint32_t tcp_ofo_end(const struct tcp_ofo *q, uint32_t dflt)
 {
-	const struct tcp_ofo_node *n = q->head;
-	if (!n)
-		return dflt;
-	while (n->next)
-		n = n->next;
-	return node_end(n);
+	return q->tail ? node_end(q->tail) : dflt;
 }

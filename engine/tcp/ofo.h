@@ -33,6 +33,7 @@ struct tcp_ofo_node;
 
 struct tcp_ofo {
 	struct tcp_ofo_node *head;   /* ascending sequence, disjoint */
+	struct tcp_ofo_node *tail;   /* last piece: appending after a hole is O(1) */
 	uint32_t mem;                /* bytes charged */
 	uint32_t limit;              /* most bytes charged */
 	uint32_t bytes;              /* data bytes queued */
