@@ -166,7 +166,7 @@ int ipc_server_dispatch(struct ipc_server *srv, const struct ipc_hdr *req,
 	}
 	case IPC_CAPTURE_START: {
 		/* a path: non-empty, no NUL inside (one may end it) */
-		size_t sl = strnlen((const char *)payload, req->len);
+		size_t sl = req->len ? strnlen((const char *)payload, req->len) : 0;
 
 		if (sl == 0 || sl >= sizeof(path) || (sl != req->len && sl != req->len - 1))
 			return -EINVAL;
