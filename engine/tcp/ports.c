@@ -74,3 +74,33 @@ int tcp_port_pick(struct tcp_ports *p, uint32_t laddr, uint32_t raddr, uint16_t 
 		return hi;
 	return -EADDRNOTAVAIL;
 }
+
+int tcp_port_pick_bind(struct tcp_ports *p, uint16_t lo, uint16_t hi,
+		       tcp_port_usable_fn usable, void *arg)
+{
+	if (lo == 0 || lo > hi)
+		return -EINVAL;
+	uint32_t low = lo, remaining = (uint32_t)hi + 1 - lo;
+	if (remaining > 1)
+		remaining &= ~1u;
+	uint32_t offset = ports_random_below(p, remaining);
+	/* "__inet_hash_connect() favors ports having @low parity. We do the
+	 * opposite to not pollute connect() users." */
+	if (remaining > 1)
+		offset |= 1u;
+	for (;;) {
+		uint32_t port = low + offset;
+		for (uint32_t i = 0; i < remaining; i += 2, port += 2) {
+			if (port >= low + remaining)
+				port -= remaining;
+			if (usable(arg, (uint16_t)port))
+				return (int)port;
+		}
+		if (!(offset & 1) || remaining == 1)
+			break;
+		offset--;   /* second pass: lo's parity */
+	}
+	if (((uint32_t)hi + 1 - lo) & 1 && hi > lo && usable(arg, hi))
+		return hi;
+	return -EADDRNOTAVAIL;
+}

@@ -39,4 +39,11 @@ void tcp_ports_init(struct tcp_ports *p, const uint64_t key[2]);
 int tcp_port_pick(struct tcp_ports *p, uint32_t laddr, uint32_t raddr, uint16_t rport,
 		  uint16_t lo, uint16_t hi, tcp_port_usable_fn usable, void *arg);
 
+/* bind() to port 0, or listen() without bind (Linux inet_csk_find_open_port):
+ * a random start, and the parity opposite to lo's first, so that sockets
+ * bound this way leave connect()'s half of the range to connect(). Same
+ * returns as tcp_port_pick(). */
+int tcp_port_pick_bind(struct tcp_ports *p, uint16_t lo, uint16_t hi,
+		       tcp_port_usable_fn usable, void *arg);
+
 #endif

@@ -134,3 +134,22 @@ Test(ports, depends_on_the_key)
 			tcp_port_pick(&b, L, htonl(0x0a000000 + i), 80, 32768, 60999, usable, &used);
 	cr_assert_lt(same, 5);
 }
+
+Test(ports, bind_prefers_the_other_parity_and_covers_the_range, .init = setup)
+{
+	for (int i = 0; i < 100; i++) {
+		int p = tcp_port_pick_bind(&ports, 32768, 60999, usable, &used);
+		cr_assert_eq(p % 2, 1, "bind(0) leaves even ports to connect(): got %d", p);
+	}
+	/* exhaust a small odd-sized range: every port exactly once */
+	for (unsigned i = 0; i < 9; i++) {
+		int p = tcp_port_pick_bind(&ports, 2000, 2008, usable, &used);
+		cr_assert_geq(p, 2000);
+		cr_assert_leq(p, 2008);
+		cr_assert_not(used.busy[p]);
+		used.busy[p] = 1;
+	}
+	cr_assert_eq(tcp_port_pick_bind(&ports, 2000, 2008, usable, &used), -EADDRNOTAVAIL);
+	cr_assert_eq(tcp_port_pick_bind(&ports, 7, 7, usable, &used), 7);
+	cr_assert_eq(tcp_port_pick_bind(&ports, 9, 8, usable, &used), -EINVAL);
+}
