@@ -3,7 +3,10 @@
  * link wrapper that records every transmitted frame before passing it on.
  *
  * The wrapper can run without a writer (nothing recorded), so a capture can be
- * started and stopped at run time without touching the engine's link pointer. */
+ * started and stopped at run time without touching the engine's link pointer.
+ * Frames are recorded as they cross the TAP: with offloads on, TCP segments carry
+ * partial checksums and may be TSO/GRO frames larger than the MTU (tcpdump shows
+ * "incorrect cksum", as it does for any capture on an offloading interface). */
 #ifndef TSK_LINK_PCAP_H
 #define TSK_LINK_PCAP_H
 
