@@ -9,6 +9,7 @@
 #include "eth/arp.h"
 #include "eth/eth.h"
 #include "ip/ip.h"
+#include "sock/services.h"
 #include "tcp/tcp.h"
 
 void eng_config_default(struct eng_config *cfg)
@@ -49,6 +50,8 @@ void eng_free(struct eng *eng)
 {
 	if (!eng)
 		return;
+	/* the built-in services hold sockets: close them before TCP goes */
+	sock_svc_stop(eng, eng->now);
 	tcp_free(eng->tcp);
 	ip_free(eng->ip);
 	arp_free(eng->arp);
@@ -59,6 +62,8 @@ void eng_start(struct eng *eng, uint64_t now)
 {
 	eng->now = now;
 	arp_announce(eng, now);
+	/* the built-in services (sock/services.h); failures are logged there */
+	sock_svc_start(eng, now);
 }
 
 void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxflags,
