@@ -61,9 +61,10 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int flags, uint64_t 
 /* how: SHUT_RD, SHUT_WR, SHUT_RDWR. -ENOTCONN when not connected (as Linux). */
 int tcp_shutdown(struct tcp_sock *s, int how, uint64_t now);
 /* Closes the user's handle (see Lifetime above). Sends RST instead of FIN when
- * unread data remains or SO_LINGER has a zero timeout. With a positive linger
- * the connection still closes in the background; the linger bounds how long the
- * engine waits for the FIN to be acknowledged before it resets. Returns 0. */
+ * unread data remains or SO_LINGER has a zero timeout. A positive SO_LINGER does
+ * not block here (nothing blocks): the close completes in the background as
+ * without linger; a caller wanting Linux's blocking wait must do it itself.
+ * Returns 0. */
 int tcp_close(struct tcp_sock *s, uint64_t now);
 
 /* SOL_SOCKET: SO_LINGER, SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, SO_REUSEADDR,
