@@ -83,6 +83,9 @@ uint64_t eng_poll(struct eng *eng, uint64_t now)
 	next = arp_poll(eng, now);
 	next = time_min(next, ip_poll(eng, now));
 	next = time_min(next, tcp_poll(eng, now));
+	/* TCP timers may have sent to ourselves after ip_poll ran: come back now */
+	if (ip_loopback_pending(eng))
+		next = now;
 	return next;
 }
 

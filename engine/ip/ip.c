@@ -367,6 +367,8 @@ int ip_output(struct eng *eng, struct pkt *p, uint8_t proto, uint32_t src,
 	return ip_xmit(eng, p, &rt, now);
 }
 
+int ip_loopback_pending(const struct eng *eng) { return eng->ip->lo_head != NULL; }
+
 uint64_t ip_poll(struct eng *eng, uint64_t now)
 {
 	struct ip_state *ip = eng->ip;

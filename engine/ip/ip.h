@@ -67,7 +67,11 @@ enum drop_reason ip_input(struct eng *eng, const uint8_t *pkt, size_t len,
 int ip_output(struct eng *eng, struct pkt *p, uint8_t proto, uint32_t src,
 	      uint32_t dst, uint8_t tos, uint64_t now);
 
-/* Timers: fragment reassembly timeouts. Returns the next deadline. */
+/* Timers: fragment reassembly timeouts; also delivers the packets sent to our
+ * own address (or 127/8) since the last call. Returns the next deadline (`now`
+ * while packets to ourselves wait). */
 uint64_t ip_poll(struct eng *eng, uint64_t now);
+/* Packets to ourselves wait for the next ip_poll() (eng_poll() then returns now). */
+int ip_loopback_pending(const struct eng *eng);
 
 #endif
