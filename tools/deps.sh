@@ -4,7 +4,10 @@
 set -euo pipefail
 
 pkgs=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config liburing-dev
-      libcriterion-dev iproute2 iputils-ping arping tcpdump python3 socat)
+      libcriterion-dev iproute2 iputils-ping arping tcpdump python3 socat
+      # real programs of the end-to-end tests (tests/e2e/prog_*.sh); redis-server
+      # brings redis-tools (redis-cli, redis-benchmark)
+      curl wget nginx redis-server redis-tools iperf3 netcat-openbsd)
 
 missing=()
 for p in "${pkgs[@]}"; do

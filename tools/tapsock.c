@@ -2,7 +2,8 @@
  *
  * One binary, subcommands. It talks to a running tapsockd over the control channel
  * (engine/ipc/ipc.h); `up` execs tapsockd --daemon, in a network namespace of its
- * own when asked (setns(2) on /run/netns/NAME, the same handle `ip netns` uses). */
+ * own when asked (setns(2) on /run/netns/NAME, the same handle `ip netns` uses);
+ * `run` execs a program with the preload library (libtapsock.so) in LD_PRELOAD. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,6 +37,17 @@
 #define NETNS_DIR "/run/netns"
 #define STATE_DIR "/run/tapsock"
 #define MARK_DIR STATE_DIR "/netns"   /* one empty file per namespace that `up` created */
+
+/* Debian's library directory name, for finding an installed libtapsock.so */
+#if defined(__x86_64__)
+#define TAPSOCK_MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define TAPSOCK_MULTIARCH "aarch64-linux-gnu"
+#elif defined(__i386__)
+#define TAPSOCK_MULTIARCH "i386-linux-gnu"
+#else
+#define TAPSOCK_MULTIARCH "lib"
+#endif
 
 #define UP_TIMEOUT_MS   10000
 #define DOWN_TIMEOUT_MS 5000
@@ -104,8 +116,9 @@ static const char main_usage[] =
 "  info      the engine's identity: pid, TAP, addresses, offloads\n"
 "  ss        the engine's TCP connections, like ss -tan\n"
 "  capture   write what crosses the TAP to a pcap file for a while\n"
+"  run       run a program with its TCP sockets on the engine (LD_PRELOAD)\n"
 "\n"
-"not implemented yet: run, bench, compat, trace\n"
+"not implemented yet: bench, compat, trace\n"
 "\n"
 "Every command takes --netns NAME (enter /run/netns/NAME first) and --name N\n"
 "(engine name, default \"default\"). Inside a namespace (ip netns exec X tapsock ...)\n"
@@ -1062,6 +1075,271 @@ static int cmd_capture(int argc, char **argv)
 	return 0;
 }
 
+/* ---- run ---- */
+
+static const char run_usage[] =
+"usage: tapsock run [--netns NAME] [--name N] [--ifname IF] [--addr A/LEN]\n"
+"                   [--services LIST] [--log FILE] [--up-args ARGS] -- PROGRAM [ARGS...]\n"
+"Run PROGRAM with its TCP sockets on the engine: the preload library\n"
+"(libtapsock.so) is appended to LD_PRELOAD and TAPSOCK_ENGINE names the engine;\n"
+"the rest of the environment is kept. Every other socket and fd stays the kernel's.\n"
+"When no engine answers, one is started first as `tapsock up` would (with --netns,\n"
+"the namespace is created when it does not exist); it keeps running after the\n"
+"program ends: stop it with `tapsock down`. With --netns the program runs inside\n"
+"that namespace, so its other traffic (UDP, DNS, ...) stays there too.\n"
+"The exit status is the program's (127: it could not be run; 1: tapsock failed).\n"
+"Used only when the engine has to be started (see tapsock up --help):\n"
+"  -i, --ifname IF     TAP device (default tsk0)\n"
+"  -a, --addr A/LEN    engine address (default 10.77.0.2/24)\n"
+"      --services LIST built-in services: echo,discard,chargen\n"
+"  -l, --log FILE      engine log file\n"
+"      --up-args ARGS  more tapsockd arguments, one string split at blanks\n"
+"The library is looked for in $TAPSOCK_LIB, then beside this program:\n"
+"../preload/ (a build directory), ../lib/tapsock/, ../lib/" TAPSOCK_MULTIARCH "/, ../lib/.\n";
+
+enum { O_UP_ARGS = 300 };
+
+#define LIB_NAME "libtapsock.so"
+
+/* Where the library is, relative to the directory of this program. */
+static const char *const lib_rel[] = {
+	"../preload/" LIB_NAME,           /* build directory: build/tools/tapsock */
+	"../lib/tapsock/" LIB_NAME,       /* installed: PREFIX/bin/tapsock */
+	"../lib/" TAPSOCK_MULTIARCH "/" LIB_NAME,
+	"../lib64/" LIB_NAME,
+	"../lib/" LIB_NAME,
+};
+
+static bool regular_readable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+/* The library as an absolute path: the program may chdir, ld.so resolves it at
+ * every exec of the program's children. */
+static int find_library(char *out, size_t cap)
+{
+	const char *env = getenv("TAPSOCK_LIB");
+	char self[PATH_MAX], cand[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		if (!regular_readable(env)) {
+			err_msg("$TAPSOCK_LIB=%s: %s", env,
+				access(env, F_OK) < 0 ? strerror(errno) : "not a readable file");
+			return -ENOENT;
+		}
+		if (!realpath(env, out))
+			return -errno;
+		(void)cap;
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			for (size_t i = 0; i < sizeof(lib_rel) / sizeof(lib_rel[0]); i++) {
+				int k = snprintf(cand, sizeof(cand), "%s/%s", self, lib_rel[i]);
+				if (k > 0 && (size_t)k < sizeof(cand) && regular_readable(cand) &&
+				    realpath(cand, out))
+					return 0;
+			}
+		}
+	}
+	err_msg("the preload library %s was not found (looked beside %s in ../preload, "
+		"../lib/tapsock, ../lib/" TAPSOCK_MULTIARCH ", ../lib64, ../lib): build it "
+		"(ninja -C BUILDDIR preload/" LIB_NAME ") or set $TAPSOCK_LIB", LIB_NAME,
+		n > 0 ? self : "this program");
+	return -ENOENT;
+}
+
+/* Start the engine with our own `up`, in the namespace we are in (ns NULL) or in
+ * a new one. Its summary goes to stderr: stdout belongs to the program. */
+static int run_start_engine(const struct common *co, const char *ns, char **upargv, int nup)
+{
+	char self[PATH_MAX];
+	char **argv = calloc((size_t)nup + 8, sizeof(char *));
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int n = 0, st;
+	pid_t pid;
+
+	if (!argv)
+		return -ENOMEM;
+	if (len <= 0) {
+		free(argv);
+		err_msg("cannot find this program (/proc/self/exe): %s", strerror(errno));
+		return -ENOENT;
+	}
+	self[len] = '\0';
+	argv[n++] = "tapsock";
+	argv[n++] = "up";
+	if (ns) {
+		argv[n++] = "--netns";
+		argv[n++] = (char *)ns;
+	}
+	argv[n++] = "--name";
+	argv[n++] = (char *)co->name;
+	for (int i = 0; i < nup; i++)
+		argv[n++] = upargv[i];
+	argv[n] = NULL;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		free(argv);
+		err_msg("fork: %s", strerror(e));
+		return -e;
+	}
+	if (pid == 0) {
+		dup2(2, 1);
+		execv(self, argv);
+		fprintf(stderr, "%s: cannot run %s: %s\n", prog, self, strerror(errno));
+		_exit(127);
+	}
+	free(argv);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	/* Two `run`s at once may both have tried: the other one's engine is as good. */
+	if (engine_alive(co->name))
+		return 0;
+	return -EIO;
+}
+
+/* LD_PRELOAD with the library appended (ld.so splits the list at ':' and blanks),
+ * unless it is already there, e.g. a `tapsock run` started under another one. */
+static int set_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *val;
+	int r;
+
+	if (!old || !*old)
+		return setenv("LD_PRELOAD", lib, 1) < 0 ? -errno : 0;
+	for (const char *p = old; (p = strstr(p, lib)); p++) {
+		size_t l = strlen(lib);
+		if ((p == old || p[-1] == ':' || p[-1] == ' ') &&
+		    (p[l] == '\0' || p[l] == ':' || p[l] == ' '))
+			return 0;
+	}
+	if (asprintf(&val, "%s:%s", old, lib) < 0)
+		return -ENOMEM;
+	r = setenv("LD_PRELOAD", val, 1) < 0 ? -errno : 0;
+	free(val);
+	return r;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ "ifname", required_argument, NULL, 'i' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "services", required_argument, NULL, O_SERVICES },
+		{ "log", required_argument, NULL, 'l' },
+		{ "up-args", required_argument, NULL, O_UP_ARGS },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct common co = { .name = "default" };
+	char lib[PATH_MAX], w[256];
+	char *upargv[64], *upargs = NULL;
+	int nup = 0, c, r;
+	bool need_start = false, new_ns = false;
+
+	/* "+": stop at the program's name, its options are its own */
+	while ((c = getopt_long(argc, argv, "+n:i:a:l:h", opts, NULL)) != -1) {
+		int k = common_opt(&co, c);
+		if (k < 0)
+			return print_help(run_usage);
+		if (k > 0)
+			continue;
+		if (nup + 2 > (int)(sizeof(upargv) / sizeof(upargv[0])))
+			return usage_error(run_usage, "too many options");
+		switch (c) {
+		case 'i': upargv[nup++] = "--ifname"; upargv[nup++] = optarg; break;
+		case 'a': upargv[nup++] = "--addr"; upargv[nup++] = optarg; break;
+		case O_SERVICES: upargv[nup++] = "--services"; upargv[nup++] = optarg; break;
+		case 'l': upargv[nup++] = "--log"; upargv[nup++] = optarg; break;
+		case O_UP_ARGS: upargs = optarg; break;
+		default: return usage_error(run_usage, NULL);
+		}
+	}
+	if (optind >= argc)
+		return usage_error(run_usage, "which program? (tapsock run -- PROGRAM ARGS)");
+	if (!valid_name(co.name))
+		return usage_error(run_usage, "invalid engine name '%s'", co.name);
+	if (co.netns && !valid_name(co.netns))
+		return usage_error(run_usage, "invalid namespace name '%s'", co.netns);
+	if (upargs) {
+		upargv[nup++] = "--";
+		for (char *save = NULL, *t = strtok_r(upargs, " \t\n", &save); t;
+		     t = strtok_r(NULL, " \t\n", &save)) {
+			if (nup + 1 >= (int)(sizeof(upargv) / sizeof(upargv[0])))
+				return usage_error(run_usage, "--up-args: too many arguments");
+			upargv[nup++] = t;
+		}
+	}
+
+	/* No library, no point in starting anything. */
+	if (find_library(lib, sizeof(lib)) < 0)
+		return 1;
+
+	if (co.netns) {
+		if (netns_exists(co.netns)) {
+			if (netns_enter(co.netns) < 0)
+				return 1;
+			need_start = !engine_alive(co.name);
+		} else {
+			need_start = new_ns = true;
+		}
+	} else {
+		need_start = !engine_alive(co.name);
+	}
+	if (need_start) {
+		where(&co, w, sizeof(w));
+		if (geteuid() != 0) {
+			err_msg("no %s is running, and starting one needs root (start it with "
+				"tapsock up)", w);
+			return 1;
+		}
+		fprintf(stderr, "%s: no %s is running: starting it\n", prog, w);
+		/* in a namespace we already entered, `up` runs there without --netns */
+		r = run_start_engine(&co, new_ns ? co.netns : NULL, upargv, nup);
+		if (r < 0) {
+			err_msg("the engine failed to start (see above); %s not run", argv[optind]);
+			return 1;
+		}
+		if (new_ns && netns_enter(co.netns) < 0)
+			return 1;
+		if (!engine_alive(co.name)) {
+			err_msg("%s started but does not answer", w);
+			return 1;
+		}
+	} else if (nup > 0) {
+		fprintf(stderr, "%s: engine '%s' already runs: engine options ignored\n", prog,
+			co.name);
+	}
+
+	if ((r = set_preload(lib)) < 0 || setenv("TAPSOCK_ENGINE", co.name, 1) < 0) {
+		err_msg("cannot set the environment: %s", strerror(r < 0 ? -r : errno));
+		return 1;
+	}
+	fflush(NULL);
+	execvp(argv[optind], argv + optind);
+	r = errno;
+	err_msg("cannot run %s: %s", argv[optind], strerror(r));
+	/* what shells answer for a program that is missing or not executable */
+	return r == ENOENT ? 127 : 126;
+}
+
 /* ---- main ---- */
 
 struct command {
@@ -1076,9 +1354,10 @@ static const struct command commands[] = {
 	{ "info", cmd_info },
 	{ "ss", cmd_ss },
 	{ "capture", cmd_capture },
+	{ "run", cmd_run },
 };
 
-static const char *const later[] = { "run", "bench", "compat", "trace" };
+static const char *const later[] = { "bench", "compat", "trace" };
 
 int main(int argc, char **argv)
 {
