@@ -1,0 +1,170 @@
+/* psock.h - the socket protocol between the preload library and the engine: shared memory layout and requests (no RFC: ours; unix(7) SCM_RIGHTS, SCM_CREDENTIALS).
+ *
+ * One tapsock socket is, in the application, a PLACEHOLDER: one end of an AF_UNIX
+ * SOCK_SEQPACKET socketpair created by the engine, which keeps the other end.
+ * Whoever holds the fd holds the socket (fork, dup, exec, SCM_RIGHTS work as for a
+ * kernel socket). When every copy of the application's end is closed, the
+ * engine's end reads EOF and the engine closes the TCP socket as the kernel does at
+ * the last close. The placeholder carries only one-byte messages:
+ *   engine -> app: PSOCK_MSG_TOKEN, "something you wait for may have changed";
+ *   app -> engine: PSOCK_MSG_DOORBELL, "look at the rings of this socket".
+ *
+ * Requests (socket, bind, connect, accept, options ...) do NOT travel over the
+ * placeholder: a placeholder may be shared by several processes (a listener shared
+ * by nginx workers), and a reply read by the wrong process would be lost. Each
+ * process opens its own SOCK_SEQPACKET connection to the abstract address
+ * "\0tapsock/<engine>/sock" (PSOCK_ADDR_SUFFIX) and sends requests there, each
+ * with the placeholder it is about attached by SCM_RIGHTS: the engine knows the
+ * socket by the placeholder's inode, so a process still reaches only the sockets
+ * it holds (capability), and SO_PEERCRED / SCM_CREDENTIALS name the caller.
+ * Framing is ipc.h's (struct ipc_hdr, types 64 and up). Replies may carry fds:
+ * PSOCK_SOCKET and PSOCK_ACCEPT reply with [placeholder, memfd], PSOCK_ATTACH with
+ * [memfd].
+ *
+ * Data path (DESIGN decision 5): per socket a memfd holds struct psock_shm
+ * followed by a receive ring (engine produces, application consumes) and a send
+ * ring (application produces, engine consumes). Each ring is single-producer
+ * single-consumer with free-running u32 byte counters (head = produced, tail =
+ * consumed; used = head - tail), published with release stores and read with
+ * acquire loads. Several application threads or processes that use one socket at
+ * once serialise among themselves (the preload takes a lock in the shared memory).
+ *
+ * Sleeping and waking:
+ *  - the application that finds nothing to do increments wait_in / wait_out,
+ *    looks again, and sleeps in the kernel on the placeholder (POLLIN). The engine,
+ *    whenever it changed something, sends one token when a waiter's condition is
+ *    true and no token is pending (tok_pending 0 -> 1). The waker drains the
+ *    placeholder first, then stores tok_pending = 0, then looks again.
+ *  - the engine that finds the send ring empty sets eng_tx_idle = 1 (and looks
+ *    again); the application that adds bytes exchanges eng_tx_idle with 0 and rings
+ *    the doorbell only when it was 1. Likewise eng_rx_full: the engine could not
+ *    move received bytes because the ring was full; the reader that makes room
+ *    rings the doorbell.
+ * Both sides order "publish, then look at the other side's flag" with sequentially
+ * consistent atomics (the Dekker pattern), so no wake-up is lost. */
+#ifndef TSK_IPC_PSOCK_H
+#define TSK_IPC_PSOCK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "ipc/ipc.h"
+
+#define PSOCK_ATOMIC(t) _Atomic t
+
+#define PSOCK_ADDR_SUFFIX "/sock"      /* abstract "\0tapsock/<name>/sock" */
+#define PSOCK_SHM_MAGIC   0x4b434f53u  /* "SOCK" */
+#define PSOCK_VERSION     1u
+#define PSOCK_HDR_SIZE    4096u        /* struct psock_shm, padded to a page */
+#define PSOCK_RING_SIZE   (256u << 10) /* per direction; pages are only touched when used */
+
+/* One-byte messages on the placeholder. */
+enum { PSOCK_MSG_TOKEN = 'T', PSOCK_MSG_DOORBELL = 'D' };
+
+/* state: what the socket can do now (engine writes). */
+enum {
+	PSOCK_ST_LISTEN   = 1 << 0, /* listening: POLLIN in ev = accept would succeed */
+	PSOCK_ST_CONNECTING = 1 << 1, /* SYN sent or received, not yet established */
+	PSOCK_ST_SENDABLE = 1 << 2, /* established (or CLOSE-WAIT), not shut for writing */
+	PSOCK_ST_EOF      = 1 << 3, /* the peer's FIN (or SHUT_RD) is behind the receive ring's bytes */
+	PSOCK_ST_WAS_CONN = 1 << 4, /* connect() succeeded once */
+	PSOCK_ST_CLOSED   = 1 << 5, /* TCP CLOSED (never connected, refused, reset, done) */
+};
+
+struct psock_ring {
+	PSOCK_ATOMIC(uint32_t) head;  /* bytes produced, free running */
+	uint32_t _pad0[15];
+	PSOCK_ATOMIC(uint32_t) tail;  /* bytes consumed, free running */
+	uint32_t _pad1[15];
+};
+
+struct psock_shm {
+	uint32_t magic;               /* PSOCK_SHM_MAGIC */
+	uint32_t version;             /* PSOCK_VERSION */
+	uint32_t size;                /* bytes of the whole mapping */
+	uint32_t rx_off, rx_size;     /* receive ring data: offset from the start, size (2^n) */
+	uint32_t tx_off, tx_size;     /* send ring data */
+	int32_t domain;               /* AF_INET or AF_INET6 (what socket() was asked) */
+	uint32_t _pad0[8];
+
+	struct psock_ring rx;         /* engine -> application */
+	struct psock_ring tx;         /* application -> engine */
+
+	/* written by the engine */
+	PSOCK_ATOMIC(uint32_t) ev;    /* POLL* bits of tcp_sock_events() without what the
+					 rings say: POLLIN only for a listener's accept
+					 queue or EOF, POLLOUT only when writes fail at once
+					 (shut down), POLLHUP, POLLRDHUP */
+	PSOCK_ATOMIC(uint32_t) state; /* PSOCK_ST_* */
+	PSOCK_ATOMIC(int32_t) so_error; /* pending socket error (positive errno): the next
+					   recv/send/SO_ERROR takes it (exchange with 0) */
+	PSOCK_ATOMIC(uint32_t) gen;   /* bumped at each engine publication */
+	PSOCK_ATOMIC(uint32_t) eng_tx_idle; /* engine drained the send ring: ring the doorbell */
+	PSOCK_ATOMIC(uint32_t) eng_rx_full; /* engine has bytes the receive ring could not take */
+	PSOCK_ATOMIC(uint32_t) tok_pending; /* a token is in the placeholder, not drained yet */
+	PSOCK_ATOMIC(uint32_t) eng_dead;    /* the engine closed the socket for good (not used
+					       for a crash: the placeholder's EOF says that) */
+	uint32_t _pad1[8];
+
+	/* written by the application(s) */
+	PSOCK_ATOMIC(uint32_t) wait_in;  /* sleepers/armed waiting for POLLIN-like events */
+	PSOCK_ATOMIC(uint32_t) wait_out; /* ... for POLLOUT (ring space, connected) */
+	PSOCK_ATOMIC(uint32_t) lock;     /* preload: serialises ring users (0 free, else owner tid) */
+	PSOCK_ATOMIC(int32_t) v6only;    /* IPV6_V6ONLY (AF_INET6 sockets) */
+	PSOCK_ATOMIC(uint64_t) rcvtimeo_ns; /* SO_RCVTIMEO, 0 = none */
+	PSOCK_ATOMIC(uint64_t) sndtimeo_ns; /* SO_SNDTIMEO, 0 = none */
+};
+_Static_assert(sizeof(struct psock_shm) <= PSOCK_HDR_SIZE, "psock_shm fits its page");
+
+/* Request types (ipc.h numbering: 64 and up). Every request but PSOCK_SOCKET carries
+ * the placeholder (SCM_RIGHTS, exactly one fd). Status 0 / -errno as ipc.h. */
+enum psock_type {
+	PSOCK_SOCKET      = 64, /* psock_socket_req -> psock_info, fds [placeholder, memfd] */
+	PSOCK_ATTACH      = 65, /* -> psock_info, fds [memfd]; -ENOTSOCK: not one of ours */
+	PSOCK_BIND        = 66, /* psock_addr -> empty */
+	PSOCK_LISTEN      = 67, /* int32 backlog -> empty */
+	PSOCK_ACCEPT      = 68, /* -> psock_info + peer in psock_names, fds [placeholder, memfd] */
+	PSOCK_CONNECT     = 69, /* psock_addr -> empty (-EINPROGRESS, -EISCONN ...) */
+	PSOCK_SHUTDOWN    = 70, /* int32 how -> empty */
+	PSOCK_SETSOCKOPT  = 71, /* psock_opt + value -> empty */
+	PSOCK_GETSOCKOPT  = 72, /* psock_opt (len = room) -> value */
+	PSOCK_NAMES       = 73, /* -> psock_names */
+	PSOCK_OUTQ        = 74, /* -> uint32 bytes not yet acknowledged (SIOCOUTQ) */
+	PSOCK_RECV_STATUS = 75, /* -> empty: what tcp_recv says when nothing is readable
+				   (0 EOF, -ENOTCONN, -EAGAIN) */
+};
+
+struct psock_socket_req {
+	int32_t domain, type, protocol;  /* type without SOCK_NONBLOCK/CLOEXEC */
+};
+
+struct psock_info {
+	uint32_t shm_size;
+	int32_t domain;
+};
+
+struct psock_addr {
+	uint32_t addr;   /* be32 */
+	uint16_t port;   /* host order */
+	uint16_t _pad;
+};
+
+struct psock_names {
+	uint32_t laddr, raddr;  /* be32 */
+	uint16_t lport, rport;  /* host order */
+	int32_t peer_err;       /* getpeername: 0 or -ENOTCONN */
+	struct psock_info info; /* PSOCK_ACCEPT: the new socket */
+};
+
+struct psock_opt {
+	int32_t level, name;
+	uint32_t len;    /* value bytes that follow (set) / room for it (get) */
+};
+
+static inline uint32_t psock_ring_used(const struct psock_ring *r)
+{
+	return atomic_load_explicit(&((struct psock_ring *)r)->head, memory_order_acquire) -
+	       atomic_load_explicit(&((struct psock_ring *)r)->tail, memory_order_acquire);
+}
+
+#endif

@@ -1,0 +1,150 @@
+/* pl.h - the preload library's internal API: real libc functions, the fd table, socket readiness and wake-ups (DESIGN decisions 5, 6, 7; protocol in engine/ipc/psock.h).
+ *
+ * Everything here is hidden (-fvisibility=hidden): only the interposed libc names
+ * leave the library (exports.map). Inside the library never call an interposed
+ * name directly (socket, close, read, poll, epoll_wait ...): call the real_*
+ * pointers, or the pl_* functions, or you call yourself.
+ *
+ * How poll/select/epoll use this (the waiting pattern):
+ *     s = pl_fd_get(fd)          NULL: not ours, a kernel fd: use the kernel
+ *     ev = pl_sock_events(s)     readiness now, from shared memory
+ *     if nothing wanted is ready:
+ *         pl_sock_arm(s, want)   the engine will send a token when `want` may be true
+ *         ev = pl_sock_events(s) look again (it may have become true meanwhile)
+ *         sleep in the kernel with the placeholder fd in the set for POLLIN
+ *         pl_sock_drain(s, fd)   when the placeholder was readable (clears the token)
+ *         pl_sock_disarm(s, want)
+ *     pl_sock_put(s)
+ * An armed socket gets at most one token in flight; a token is drained before the
+ * caller looks again, so a kernel poll never spins on a stale token. Arming is a
+ * count (several waiters, threads or processes, may arm the same socket): every
+ * pl_sock_arm() needs its pl_sock_disarm(). An epoll set may keep a socket armed as
+ * long as the socket is in the set. */
+#ifndef TSK_PRELOAD_PL_H
+#define TSK_PRELOAD_PL_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "ipc/psock.h"
+
+#define PL_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- the real libc functions (resolved once with dlsym(RTLD_NEXT), thread-safe) ---- */
+
+#define PL_REAL_FUNCS(X) \
+	X(int, socket, (int, int, int)) \
+	X(int, socketpair, (int, int, int, int *)) \
+	X(int, bind, (int, const struct sockaddr *, socklen_t)) \
+	X(int, listen, (int, int)) \
+	X(int, accept, (int, struct sockaddr *, socklen_t *)) \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int)) \
+	X(int, connect, (int, const struct sockaddr *, socklen_t)) \
+	X(int, shutdown, (int, int)) \
+	X(int, close, (int)) \
+	X(ssize_t, read, (int, void *, size_t)) \
+	X(ssize_t, write, (int, const void *, size_t)) \
+	X(ssize_t, readv, (int, const struct iovec *, int)) \
+	X(ssize_t, writev, (int, const struct iovec *, int)) \
+	X(ssize_t, pread, (int, void *, size_t, off_t)) \
+	X(ssize_t, pwrite, (int, const void *, size_t, off_t)) \
+	X(ssize_t, pread64, (int, void *, size_t, off_t)) \
+	X(ssize_t, pwrite64, (int, const void *, size_t, off_t)) \
+	X(ssize_t, send, (int, const void *, size_t, int)) \
+	X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(ssize_t, sendmsg, (int, const struct msghdr *, int)) \
+	X(int, sendmmsg, (int, struct mmsghdr *, unsigned, int)) \
+	X(ssize_t, recv, (int, void *, size_t, int)) \
+	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int)) \
+	X(int, recvmmsg, (int, struct mmsghdr *, unsigned, int, struct timespec *)) \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t)) \
+	X(ssize_t, sendfile64, (int, int, off_t *, size_t)) \
+	X(int, getsockname, (int, struct sockaddr *, socklen_t *)) \
+	X(int, getpeername, (int, struct sockaddr *, socklen_t *)) \
+	X(int, setsockopt, (int, int, int, const void *, socklen_t)) \
+	X(int, getsockopt, (int, int, int, void *, socklen_t *)) \
+	X(int, fcntl, (int, int, ...)) \
+	X(int, fcntl64, (int, int, ...)) \
+	X(int, ioctl, (int, unsigned long, ...)) \
+	X(int, dup, (int)) \
+	X(int, dup2, (int, int)) \
+	X(int, dup3, (int, int, int)) \
+	X(pid_t, fork, (void)) \
+	X(pid_t, vfork, (void)) \
+	X(int, execve, (const char *, char *const[], char *const[])) \
+	X(int, poll, (struct pollfd *, nfds_t, int)) \
+	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
+	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *)) \
+	X(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *)) \
+	X(int, epoll_create, (int)) \
+	X(int, epoll_create1, (int)) \
+	X(int, epoll_ctl, (int, int, int, struct epoll_event *)) \
+	X(int, epoll_wait, (int, struct epoll_event *, int, int)) \
+	X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *)) \
+	X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *))
+
+#define PL_REAL_DECL(ret, name, args) extern PL_HIDDEN ret (*real_##name) args;
+PL_REAL_FUNCS(PL_REAL_DECL)
+#undef PL_REAL_DECL
+
+/* Resolve the real_* pointers (idempotent, thread-safe; the library's constructor
+ * calls it, call it again wherever code may run before the constructor). A pointer
+ * libc lacks (epoll_pwait2 on an old glibc) stays NULL. */
+PL_HIDDEN void pl_real_init(void);
+
+/* ---- tapsock sockets and the fd table ---- */
+
+struct pl_sock {
+	atomic_int refs;            /* fd table entries + pl_fd_get() holders; 0 = free */
+	struct psock_shm *shm;      /* the shared memory (psock.h) */
+	size_t shm_size;
+	uint8_t *rx, *tx;           /* ring data */
+	int domain;                 /* AF_INET or AF_INET6 */
+	atomic_bool dead;           /* the engine is gone (placeholder EOF): calls fail */
+	struct pl_sock *free_next;  /* free list (structures are never returned to malloc) */
+};
+
+/* The tapsock socket behind fd, with a reference (pl_sock_put() it), or NULL when
+ * fd is anything else (kernel socket, file, pipe, epoll...). Lock-free; O(1). */
+PL_HIDDEN struct pl_sock *pl_fd_get(int fd);
+PL_HIDDEN void pl_sock_put(struct pl_sock *s);
+/* Is fd ours (without taking a reference)? */
+PL_HIDDEN bool pl_fd_is_sock(int fd);
+
+/* Readiness now, as Linux's tcp_poll() would say it: POLLIN, POLLOUT, POLLERR,
+ * POLLHUP, POLLRDHUP (and POLLRDNORM/POLLWRNORM alongside POLLIN/POLLOUT). A socket
+ * whose engine died reports POLLIN|POLLOUT|POLLERR|POLLHUP. */
+PL_HIDDEN unsigned pl_sock_events(struct pl_sock *s);
+/* Ask the engine for a token on the placeholder when any of `events` may have
+ * become true (POLLIN-like: POLLIN, POLLRDHUP; POLLOUT; errors and hang-ups always
+ * wake). Counted: pair it with pl_sock_disarm() with the same events. */
+PL_HIDDEN void pl_sock_arm(struct pl_sock *s, unsigned events);
+PL_HIDDEN void pl_sock_disarm(struct pl_sock *s, unsigned events);
+/* Read every token waiting on the placeholder fd (non-blocking) and let the engine
+ * send the next one. Marks the socket dead when the placeholder reads EOF. Returns
+ * the number of tokens drained, or -errno. */
+PL_HIDDEN int pl_sock_drain(struct pl_sock *s, int fd);
+
+/* Block until pl_sock_events(s) has one of `events` (or POLLERR/POLLHUP), the
+ * timeout (ns, < 0 forever) passes (-EAGAIN) or a signal comes (-EINTR). Returns the
+ * events. Used by the blocking socket calls. */
+PL_HIDDEN int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns);
+
+/* Debug/diagnostic output to stderr (always for errors, TAPSOCK_DEBUG=1 for more). */
+PL_HIDDEN void pl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PL_HIDDEN extern int pl_debug;
+
+/* ---- provided by poll.c / epoll.c (weak: the library works without them) ---- */
+PL_HIDDEN void pl_epoll_forget(int fd) __attribute__((weak));
+
+#endif
