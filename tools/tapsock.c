@@ -117,8 +117,9 @@ static const char main_usage[] =
 "  ss        the engine's TCP connections, like ss -tan\n"
 "  capture   write what crosses the TAP to a pcap file for a while\n"
 "  run       run a program with its TCP sockets on the engine (LD_PRELOAD)\n"
+"  compat    the compatibility suite: cases on the kernel and on tapsock, compared\n"
 "\n"
-"not implemented yet: bench, compat, trace\n"
+"not implemented yet: bench, trace\n"
 "\n"
 "Every command takes --netns NAME (enter /run/netns/NAME first) and --name N\n"
 "(engine name, default \"default\"). Inside a namespace (ip netns exec X tapsock ...)\n"
@@ -1340,6 +1341,76 @@ static int cmd_run(int argc, char **argv)
 	return r == ENOENT ? 127 : 126;
 }
 
+/* ---- compat ---- */
+
+/* `tapsock compat` is the compatibility suite's runner (tools/compat/run, Python): found
+ * through $TAPSOCK_COMPAT_RUNNER, else in the source tree this build came from (the build
+ * directory's meson-info names it), else two levels above us (BUILDDIR/tools/tapsock). */
+static int compat_runner(char *out, size_t cap)
+{
+	const char *env = getenv("TAPSOCK_COMPAT_RUNNER");
+	char self[PATH_MAX], info[PATH_MAX + 64], buf[4096];
+	ssize_t n;
+	char *slash;
+	FILE *f;
+
+	if (env && *env) {
+		snprintf(out, cap, "%s", env);
+		return access(out, X_OK) == 0 ? 0 : -ENOENT;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = '\0';
+	if (!(slash = strrchr(self, '/')))
+		return -ENOENT;
+	*slash = '\0';
+	snprintf(info, sizeof(info), "%s/../meson-info/meson-info.json", self);
+	if ((f = fopen(info, "r"))) {
+		size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+		char *p, *e;
+
+		fclose(f);
+		buf[len] = '\0';
+		p = strstr(buf, "\"source\": \"");
+		if (p && (e = strchr(p + 11, '"'))) {
+			*e = '\0';
+			if (snprintf(out, cap, "%.*s/tools/compat/run", PATH_MAX - 64, p + 11) < (int)cap &&
+			    access(out, X_OK) == 0)
+				return 0;
+		}
+	}
+	if (snprintf(out, cap, "%.*s/../../tools/compat/run", PATH_MAX - 64, self) >= (int)cap)
+		return -ENAMETOOLONG;
+	return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int cmd_compat(int argc, char **argv)
+{
+	char runner[PATH_MAX], self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char **av = calloc((size_t)argc + 1, sizeof(char *));
+
+	if (!av)
+		return 1;
+	if (compat_runner(runner, sizeof(runner)) < 0) {
+		err_msg("the compatibility suite's runner (tools/compat/run) was not found: "
+			"set $TAPSOCK_COMPAT_RUNNER");
+		return 1;
+	}
+	/* the runner finds tapsockd and the preload library beside this tapsock */
+	if (n > 0 && !getenv("TAPSOCK")) {
+		self[n] = '\0';
+		setenv("TAPSOCK", self, 1);
+	}
+	av[0] = runner;
+	for (int i = 1; i < argc; i++)
+		av[i] = argv[i];
+	execv(runner, av);
+	err_msg("cannot run %s: %s", runner, strerror(errno));
+	return 1;
+}
+
 /* ---- main ---- */
 
 struct command {
@@ -1355,9 +1426,10 @@ static const struct command commands[] = {
 	{ "ss", cmd_ss },
 	{ "capture", cmd_capture },
 	{ "run", cmd_run },
+	{ "compat", cmd_compat },
 };
 
-static const char *const later[] = { "bench", "compat", "trace" };
+static const char *const later[] = { "bench", "trace" };
 
 int main(int argc, char **argv)
 {
