@@ -7,10 +7,9 @@ head -c 10M /dev/urandom > "$WORK/www/big" || fail "cannot make the test file"
 want=$(sha "$WORK/www/big")
 
 # --- tapsock clients, kernel server
-kern 55 "$PY" -m http.server 8000 --bind "$KADDR" --directory "$WORK/www" \
-	> "$WORK/kserver.log" 2>&1 &
-kpid=$!
-reap $kpid
+bg kern 55 "$PY" -m http.server 8000 --bind "$KADDR" --directory "$WORK/www" \
+	> "$WORK/kserver.log" 2>&1
+kpid=$BG
 wait_listen kern 8000 $kpid
 
 tsk_mark
@@ -35,10 +34,9 @@ n=$(grep -c "^$EADDR - .*\"GET /big HTTP/1.1\" 200" "$WORK/kserver.log")
 pass
 
 # --- tapsock server, kernel client
-tsk 55 "$PY" -m http.server 8001 --bind 0.0.0.0 --directory "$WORK/www" \
-	> "$WORK/tserver.log" 2>&1 &
-tpid=$!
-reap $tpid
+bg tsk 55 "$PY" -m http.server 8001 --bind 0.0.0.0 --directory "$WORK/www" \
+	> "$WORK/tserver.log" 2>&1
+tpid=$BG
 wait_listen tsk 8001 $tpid
 
 tsk_mark

@@ -89,6 +89,23 @@ tsk() {
 	fi
 }
 
+# bg SIDE LIMIT CMD...: start CMD in the background on that side (kern or tsk);
+# its pid in BG, and it is killed at exit. Redirections of the call apply to CMD.
+# (Not `kern ... &`: that backgrounds a subshell whose pid is not the program's.)
+bg() {
+	local side=$1 limit=$2
+	shift 2
+	if [ "$side" = kern ]; then
+		ip netns exec "$NS" timeout -k 3 "$limit" "$@" &
+	elif [ "$PROG_MODE" = kernel ]; then
+		ip netns exec "$TNS" timeout -k 3 "$limit" "$@" &
+	else
+		timeout -k 3 "$limit" "$TAPSOCK" run --netns "$NS" -- "$@" &
+	fi
+	BG=$!
+	reap $BG
+}
+
 # reap PID: kill that process at exit (the test started it; a server)
 reap() { on_exit "_prog_kill $1"; }
 _prog_kill() {
