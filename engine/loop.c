@@ -2,6 +2,7 @@
  * io_uring_register_buf_ring(3); DESIGN decision 4 and its field notes). */
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "link/pcap.h"
 #include "link/tap.h"
 #include "loop.h"
+#include "sock/psock_srv.h"
 
 #ifndef IORING_OP_READ_MULTISHOT
 #define IORING_OP_READ_MULTISHOT 49
@@ -27,10 +29,12 @@
 /* user_data: kind in the top byte, an index or generation below */
 enum {
 	UD_RX = 1, UD_TX, UD_TIMER, UD_SIGNAL, UD_ACCEPT, UD_IPC, UD_IGNORE,
+	UD_PS_ACCEPT, UD_PS,   /* the socket server (sock/psock_srv.h): accepts, watched fds */
 };
 #define UD(kind, low) ((uint64_t)(kind) << 56 | (uint64_t)(low))
 #define UD_KIND(ud)   ((unsigned)((ud) >> 56))
 #define UD_LOW(ud)    ((uint32_t)(ud))
+#define UD_LOW56(ud)  ((ud) & ((1ull << 56) - 1))
 
 #define RX_BGID 1
 /* Plain reads posted at once in the fallback. Measured on 6.18: with several
@@ -62,6 +66,7 @@ struct loop {
 	bool sig_armed;
 	/* control channel */
 	bool accept_armed;
+	bool ps_accept_armed;      /* the socket server's listening socket */
 	bool stop;
 	int fatal;
 	struct loop_stats st;
@@ -146,6 +151,64 @@ static void accept_arm(struct loop *lp)
 				       SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0));
 	lp->accept_armed = true;
+}
+
+static void ps_accept_arm(struct loop *lp)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!lp->p.psock || lp->ps_accept_armed || !(sqe = get_sqe(lp)))
+		return;
+	io_uring_prep_multishot_accept(sqe, psock_srv_listen_fd(lp->p.psock), NULL, NULL,
+				       SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD(UD_PS_ACCEPT, 0));
+	lp->ps_accept_armed = true;
+}
+
+/* The socket server's fds: one multishot POLLIN each, keyed by the server. */
+static void ps_watch(void *arg, int fd, uint64_t key)
+{
+	struct loop *lp = arg;
+	struct io_uring_sqe *sqe = get_sqe(lp);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(UD_PS, key));
+}
+
+static void ps_unwatch(void *arg, uint64_t key)
+{
+	struct loop *lp = arg;
+	struct io_uring_sqe *sqe = get_sqe(lp);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_remove(sqe, UD(UD_PS, key));
+	io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0));
+	/* the fd is closed right after: the removal must reach the kernel first */
+	io_uring_submit(&lp->ring);
+}
+
+static void on_ps(struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	bool ended = !(cqe->flags & IORING_CQE_F_MORE);
+
+	if (cqe->res == -ECANCELED || cqe->res == -ENOENT)
+		return;
+	psock_srv_event(lp->p.psock, UD_LOW56(cqe->user_data), ended);
+}
+
+static void on_ps_accept(struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		lp->ps_accept_armed = false;
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			log_warn("sockets: accept: %s", strerror(-cqe->res));
+		return;
+	}
+	psock_srv_accept(lp->p.psock, cqe->res);
 }
 
 static void ipc_recv_arm(struct loop *lp, int slot)
@@ -331,6 +394,12 @@ static void reap(struct loop *lp)
 		case UD_IPC:
 			on_ipc(lp, cqe);
 			break;
+		case UD_PS_ACCEPT:
+			on_ps_accept(lp, cqe);
+			break;
+		case UD_PS:
+			on_ps(lp, cqe);
+			break;
 		default:
 			break;
 		}
@@ -345,6 +414,7 @@ int loop_run(struct loop *lp)
 	lp->stop = false;
 	sig_arm(lp);
 	accept_arm(lp);
+	ps_accept_arm(lp);
 	rx_arm(lp);
 	while (!lp->stop) {
 		int r;
@@ -361,6 +431,7 @@ int loop_run(struct loop *lp)
 		rx_arm(lp);
 		sig_arm(lp);
 		accept_arm(lp);
+		ps_accept_arm(lp);
 		/* the only place the loop sleeps */
 		r = io_uring_submit_and_wait(&lp->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
@@ -469,6 +540,10 @@ int loop_new(const struct loop_params *p, struct loop **out, char *err, size_t e
 		goto fail;
 	}
 	tap_attach_ring(p->tap, &lp->ring, UD(UD_TX, 0));
+	if (p->psock) {
+		struct psock_srv_watch w = { .arg = lp, .watch = ps_watch, .unwatch = ps_unwatch };
+		psock_srv_set_watch(p->psock, &w);
+	}
 	*out = lp;
 	return 0;
 fail:

@@ -14,12 +14,14 @@
 struct eng;
 struct link;
 struct ipc_server;
+struct psock_srv;
 
 struct loop_params {
 	struct eng *eng;
 	struct link *tap;         /* the TAP link (link/tap.h) */
 	struct link *capture;     /* the pcap wrapper around it (eng->link), or NULL */
 	struct ipc_server *ipc;   /* or NULL */
+	struct psock_srv *psock;  /* the preload library's socket server, or NULL */
 	void (*on_hup)(void *arg);/* SIGHUP: reopen the log */
 	void *arg;
 	int plain_reads;          /* use plain reads, not multishot (tests, old kernels) */

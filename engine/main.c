@@ -23,6 +23,7 @@
 #include "link/pcap.h"
 #include "link/tap.h"
 #include "loop.h"
+#include "sock/psock_srv.h"
 
 #include <linux/if_tun.h>
 
@@ -47,6 +48,7 @@ struct daemon {
 	struct link *tap, *link;
 	struct loop *loop;
 	struct ipc_server *ipc;
+	struct psock_srv *psock;  /* sockets of programs run with the preload library */
 	uint64_t started;
 	bool pidfile_written;
 };
@@ -622,8 +624,11 @@ int main(int argc, char **argv)
 	if (!d->eng)
 		startup_fail(d, "cannot create the engine (out of memory)");
 	ipc_server_set_eng(d->ipc, d->eng);
+	r = psock_srv_open(d->name, d->eng, &d->psock);
+	if (r < 0)
+		startup_fail(d, "socket server @tapsock/%s/sock: %s", d->name, strerror(-r));
 	struct loop_params lpp = {
-		.eng = d->eng, .tap = d->tap, .capture = d->link, .ipc = d->ipc,
+		.eng = d->eng, .tap = d->tap, .capture = d->link, .ipc = d->ipc, .psock = d->psock,
 		.on_hup = hup_cb, .arg = d, .plain_reads = d->plain_reads,
 	};
 	r = loop_new(&lpp, &d->loop, err, sizeof(err));
@@ -657,6 +662,10 @@ int main(int argc, char **argv)
 	if (d->pidfile_written)
 		unlink(d->pidfile);
 	ipc_server_close(d->ipc);
+	/* programs' sockets: their placeholders read EOF (the engine is gone), the
+	 * connections are closed as at process exit */
+	psock_srv_close(d->psock);
+	link_flush(d->eng->link);
 	loop_free(d->loop);
 	eng_free(d->eng);
 	link_destroy(d->link);   /* closes the TAP: the device disappears */

@@ -1,0 +1,882 @@
+/* psock_srv.c - the engine's socket server for the preload library: requests, placeholders, shared rings (protocol in ipc/psock.h; unix(7), memfd_create(2); RFC 9293 3.9.1 for the calls).
+ *
+ * Each socket: a tcp_sock, a SOCK_SEQPACKET pair (we keep sv[0], the application
+ * gets sv[1], the placeholder) and a memfd with struct psock_shm and two rings.
+ * The TCP callback and the placeholder's doorbells run ps_pump(), which moves
+ * bytes between the rings and TCP, publishes readiness and sends a token when a
+ * waiter's condition holds. The placeholder's EOF is the application's last
+ * close: the bytes it sent still go out, then tcp_close() (RST instead when it
+ * left received bytes unread, as Linux's tcp_close()). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/ring.h"
+#include "eng.h"
+#include "ipc/ipc.h"
+#include "ipc/psock.h"
+#include "sock/psock_srv.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp_sock.h"
+
+/* keys: bit 55 client/socket, generation in bits 24..54, index in bits 0..23 */
+#define KEY_CLIENT (1ull << 55)
+#define KEY(cl, gen, idx) ((cl ? KEY_CLIENT : 0) | ((uint64_t)((gen) & 0x7fffffffu) << 24) | (idx))
+#define KEY_IDX(k) ((uint32_t)((k) & 0xffffffu))
+#define KEY_GEN(k) ((uint32_t)(((k) >> 24) & 0x7fffffffu))
+#define MAX_SLOTS (1u << 24)
+
+struct ps_client {
+	int fd;                 /* -1: free */
+	uint32_t gen;
+	pid_t pid;
+	uid_t uid;
+};
+
+struct ps_sock {
+	struct psock_srv *srv;
+	uint32_t idx, gen;
+	int efd;                /* our end of the placeholder pair */
+	int memfd;
+	ino_t ino;              /* inode of the application's end: how requests find us */
+	struct ps_sock *hnext;  /* inode hash chain */
+	struct tcp_sock *tcp;   /* NULL once closed */
+	struct psock_shm *shm;
+	uint8_t *rx, *tx;
+	int domain;
+	pid_t pid;              /* the creating process (ss owner) */
+	unsigned listening : 1, connecting : 1, eof : 1, shut_wr_pending : 1, app_closed : 1,
+		 busy : 1, again : 1;
+};
+
+#define HASH_SIZE 4096u
+
+struct psock_srv {
+	struct eng *eng;
+	int lfd;
+	struct psock_srv_watch w;
+	struct ps_client *cl;
+	uint32_t ncl;
+	struct ps_sock **socks;
+	uint32_t nsocks;
+	uint32_t gen;
+	unsigned count;
+	struct ps_sock *hash[HASH_SIZE];
+	uint8_t msg[IPC_MSG_MAX];
+	uint8_t out[IPC_MSG_MAX];
+};
+
+static void ps_pump(struct ps_sock *ps);
+static void ps_free(struct ps_sock *ps);
+
+static size_t shm_total(void) { return PSOCK_HDR_SIZE + 2 * (size_t)PSOCK_RING_SIZE; }
+
+int psock_srv_open(const char *name, struct eng *eng, struct psock_srv **out)
+{
+	struct psock_srv *srv;
+	struct sockaddr_un sa;
+	int n;
+
+	*out = NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "tapsock/%s" PSOCK_ADDR_SUFFIX, name);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) - 1)
+		return -ENAMETOOLONG;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->eng = eng;
+	srv->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (srv->lfd < 0 ||
+	    bind(srv->lfd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) < 0 ||
+	    listen(srv->lfd, 512) < 0) {
+		int err = -errno;
+		if (srv->lfd >= 0)
+			close(srv->lfd);
+		free(srv);
+		return err;
+	}
+	*out = srv;
+	return 0;
+}
+
+void psock_srv_set_watch(struct psock_srv *srv, const struct psock_srv_watch *w) { srv->w = *w; }
+int psock_srv_listen_fd(const struct psock_srv *srv) { return srv->lfd; }
+unsigned psock_srv_count(const struct psock_srv *srv) { return srv->count; }
+
+static void watch(struct psock_srv *srv, int fd, uint64_t key)
+{
+	if (srv->w.watch)
+		srv->w.watch(srv->w.arg, fd, key);
+}
+
+static void unwatch(struct psock_srv *srv, uint64_t key)
+{
+	if (srv->w.unwatch)
+		srv->w.unwatch(srv->w.arg, key);
+}
+
+/* ---- clients ---- */
+
+void psock_srv_accept(struct psock_srv *srv, int fd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	uint32_t i;
+
+	for (i = 0; i < srv->ncl; i++)
+		if (srv->cl[i].fd < 0)
+			break;
+	if (i == srv->ncl) {
+		uint32_t n = srv->ncl ? srv->ncl * 2 : 16;
+		struct ps_client *c = n < MAX_SLOTS ? realloc(srv->cl, n * sizeof(*c)) : NULL;
+
+		if (!c) {
+			close(fd);
+			return;
+		}
+		for (uint32_t j = srv->ncl; j < n; j++)
+			c[j] = (struct ps_client){ .fd = -1 };
+		srv->cl = c;
+		srv->ncl = n;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	srv->cl[i].fd = fd;
+	srv->cl[i].gen = ++srv->gen;
+	srv->cl[i].pid = cred.pid;
+	srv->cl[i].uid = cred.uid;
+	log_debug("psock: process %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
+	watch(srv, fd, KEY(1, srv->cl[i].gen, i));
+}
+
+static void client_drop(struct psock_srv *srv, uint32_t i)
+{
+	struct ps_client *c = &srv->cl[i];
+
+	if (c->fd < 0)
+		return;
+	unwatch(srv, KEY(1, c->gen, i));
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* ---- sockets ---- */
+
+static struct ps_sock *ps_find(struct psock_srv *srv, ino_t ino)
+{
+	for (struct ps_sock *ps = srv->hash[ino % HASH_SIZE]; ps; ps = ps->hnext)
+		if (ps->ino == ino)
+			return ps;
+	return NULL;
+}
+
+static void tcp_cb(struct tcp_sock *s, unsigned events, void *arg)
+{
+	(void)s;
+	(void)events;
+	ps_pump(arg);
+}
+
+/* A socket around tcp (new, or accepted): pair, memfd, slot. 0 and the
+ * application's end in *appfd, or -errno. */
+static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t pid,
+		  struct ps_sock **out, int *appfd)
+{
+	struct ps_sock *ps = calloc(1, sizeof(*ps));
+	int sv[2] = { -1, -1 }, err;
+	struct stat st;
+	uint32_t i;
+	size_t size = shm_total();
+
+	if (!ps)
+		return -ENOMEM;
+	ps->srv = srv;
+	ps->efd = ps->memfd = -1;
+	ps->domain = domain;
+	ps->pid = pid;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto fail_errno;
+	ps->efd = sv[0];
+	fcntl(ps->efd, F_SETFL, O_NONBLOCK);
+	if (fstat(sv[1], &st) < 0)
+		goto fail_errno;
+	ps->ino = st.st_ino;
+	ps->memfd = memfd_create("tapsock-socket", MFD_CLOEXEC);
+	if (ps->memfd < 0 || ftruncate(ps->memfd, (off_t)size) < 0)
+		goto fail_errno;
+	ps->shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ps->memfd, 0);
+	if (ps->shm == MAP_FAILED) {
+		ps->shm = NULL;
+		goto fail_errno;
+	}
+	ps->shm->magic = PSOCK_SHM_MAGIC;
+	ps->shm->version = PSOCK_VERSION;
+	ps->shm->size = (uint32_t)size;
+	ps->shm->rx_off = PSOCK_HDR_SIZE;
+	ps->shm->rx_size = PSOCK_RING_SIZE;
+	ps->shm->tx_off = PSOCK_HDR_SIZE + PSOCK_RING_SIZE;
+	ps->shm->tx_size = PSOCK_RING_SIZE;
+	ps->shm->domain = domain;
+	atomic_store(&ps->shm->eng_tx_idle, 1);
+	ps->rx = (uint8_t *)ps->shm + ps->shm->rx_off;
+	ps->tx = (uint8_t *)ps->shm + ps->shm->tx_off;
+
+	for (i = 0; i < srv->nsocks; i++)
+		if (!srv->socks[i])
+			break;
+	if (i == srv->nsocks) {
+		uint32_t n = srv->nsocks ? srv->nsocks * 2 : 64;
+		struct ps_sock **t = n < MAX_SLOTS ? realloc(srv->socks, n * sizeof(*t)) : NULL;
+
+		if (!t) {
+			errno = ENOMEM;
+			goto fail_errno;
+		}
+		memset(t + srv->nsocks, 0, (n - srv->nsocks) * sizeof(*t));
+		srv->socks = t;
+		srv->nsocks = n;
+	}
+	ps->idx = i;
+	ps->gen = ++srv->gen;
+	srv->socks[i] = ps;
+	ps->hnext = srv->hash[ps->ino % HASH_SIZE];
+	srv->hash[ps->ino % HASH_SIZE] = ps;
+	srv->count++;
+	ps->tcp = tcp;
+	tcp_sock_set_cb(tcp, tcp_cb, ps);
+	watch(srv, ps->efd, KEY(0, ps->gen, i));
+	*out = ps;
+	*appfd = sv[1];
+	return 0;
+fail_errno:
+	err = -errno;
+	if (ps->shm)
+		munmap(ps->shm, size);
+	if (ps->memfd >= 0)
+		close(ps->memfd);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	free(ps);
+	return err;
+}
+
+static void ps_free(struct ps_sock *ps)
+{
+	struct psock_srv *srv = ps->srv;
+
+	for (struct ps_sock **pp = &srv->hash[ps->ino % HASH_SIZE]; *pp; pp = &(*pp)->hnext)
+		if (*pp == ps) {
+			*pp = ps->hnext;
+			break;
+		}
+	srv->socks[ps->idx] = NULL;
+	srv->count--;
+	if (ps->efd >= 0) {
+		unwatch(srv, KEY(0, ps->gen, ps->idx));
+		close(ps->efd);
+	}
+	close(ps->memfd);
+	munmap(ps->shm, shm_total());
+	free(ps);
+}
+
+/* The application's last close (or the engine stopping): hand the socket to TCP
+ * to finish as the kernel does at close(). */
+static void ps_tcp_close(struct ps_sock *ps)
+{
+	struct tcp_sock *tcp = ps->tcp;
+	uint64_t now = ps->srv->eng->now;
+
+	if (!tcp)
+		return;
+	ps->tcp = NULL;
+	tcp_sock_set_cb(tcp, NULL, NULL);
+	if (psock_ring_used(&ps->shm->rx)) {
+		/* Linux tcp_close(): "As outlined in RFC 2525, section 2.17, we send a
+		 * RST here because data was lost" -- bytes in our receive ring were
+		 * acknowledged and never read: the same abort. */
+		struct linger lg = { 1, 0 };
+		tcp_setsockopt(tcp, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg), now);
+	}
+	tcp_close(tcp, now);
+}
+
+static void ps_app_closed(struct ps_sock *ps)
+{
+	if (ps->app_closed)
+		return;
+	ps->app_closed = 1;
+	if (ps->efd >= 0) {
+		unwatch(ps->srv, KEY(0, ps->gen, ps->idx));
+		close(ps->efd);
+		ps->efd = -1;
+	}
+	log_debug("psock: socket %u: last close", ps->idx);
+	if (ps->tcp && !psock_ring_used(&ps->shm->rx) && !ps->listening)
+		ps_pump(ps);   /* the send ring's bytes first: closes when it is empty */
+	else {
+		ps_tcp_close(ps);
+		ps_free(ps);
+	}
+}
+
+static void send_token(struct ps_sock *ps)
+{
+	char t = PSOCK_MSG_TOKEN;
+
+	if (ps->efd < 0)
+		return;
+	if (atomic_exchange(&ps->shm->tok_pending, 1) == 0)
+		if (send(ps->efd, &t, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+			log_debug("psock: token: %s", strerror(errno));
+}
+
+/* Move received bytes into the receive ring. */
+static void pump_rx(struct ps_sock *ps, uint64_t now)
+{
+	struct psock_shm *sh = ps->shm;
+	uint32_t size = sh->rx_size;
+
+	for (;;) {
+		uint32_t head = atomic_load_explicit(&sh->rx.head, memory_order_relaxed);
+		uint32_t used = head - atomic_load_explicit(&sh->rx.tail, memory_order_acquire);
+		uint32_t off = head & (size - 1), chunk;
+		ssize_t n;
+
+		if (used >= size) {
+			if (!tcp_recv_avail(ps->tcp))
+				return;
+			/* full: the reader rings when it makes room; look again after
+			 * setting the flag (it may have read meanwhile) */
+			atomic_store(&sh->eng_rx_full, 1);
+			if (head - atomic_load(&sh->rx.tail) >= size)
+				return;
+			atomic_store(&sh->eng_rx_full, 0);
+			continue;
+		}
+		chunk = size - used;
+		if (chunk > size - off)
+			chunk = size - off;
+		n = tcp_recv(ps->tcp, ps->rx + off, chunk, 0, now);
+		if (n > 0) {
+			atomic_store_explicit(&sh->rx.head, head + (uint32_t)n, memory_order_release);
+			continue;
+		}
+		if (n == 0)
+			ps->eof = 1;
+		return;
+	}
+}
+
+/* Move the application's bytes from the send ring to TCP. */
+static void pump_tx(struct ps_sock *ps, uint64_t now)
+{
+	struct psock_shm *sh = ps->shm;
+	uint32_t size = sh->tx_size;
+
+	for (;;) {
+		uint32_t tail = atomic_load_explicit(&sh->tx.tail, memory_order_relaxed);
+		uint32_t used = atomic_load_explicit(&sh->tx.head, memory_order_acquire) - tail;
+		uint32_t off = tail & (size - 1), chunk;
+		ssize_t n;
+
+		if (!used) {
+			atomic_store(&sh->eng_tx_idle, 1);
+			if (atomic_load(&sh->tx.head) == tail)
+				return;
+			atomic_store(&sh->eng_tx_idle, 0);
+			continue;
+		}
+		chunk = used < size - off ? used : size - off;
+		n = tcp_send(ps->tcp, ps->tx + off, chunk, 0, now);
+		if (n > 0) {
+			atomic_store_explicit(&sh->tx.tail, tail + (uint32_t)n, memory_order_release);
+			continue;
+		}
+		if (n == -EAGAIN)
+			return;   /* TCP's buffer is full (or still connecting): POLLOUT brings us back */
+		/* the connection cannot send any more (reset, shut down): what is left
+		 * is lost, as in a kernel socket's buffer */
+		if (n < 0) {
+			int e = (int)-n;
+			if (e != EPIPE && e != ENOTCONN)
+				atomic_store(&sh->so_error, e);
+		}
+		atomic_store_explicit(&sh->tx.tail, tail + used, memory_order_release);
+	}
+}
+
+static void publish(struct ps_sock *ps)
+{
+	struct psock_shm *sh = ps->shm;
+	unsigned ev = tcp_sock_events(ps->tcp), pub, st = 0;
+	bool sendable, in_ready, out_ready, err;
+
+	sendable = !ps->shut_wr_pending && tcp_send(ps->tcp, NULL, 0, 0, ps->srv->eng->now) == 0;
+	pub = ev & (POLLHUP | POLLRDHUP);
+	if (ps->listening) {
+		st |= PSOCK_ST_LISTEN;
+		pub |= ev & POLLIN;
+	}
+	if (sendable)
+		st |= PSOCK_ST_SENDABLE | PSOCK_ST_WAS_CONN;
+	else if ((ev & POLLOUT) || ps->shut_wr_pending)
+		pub |= POLLOUT;    /* writes fail at once */
+	if (ps->connecting) {
+		if (!sendable && !(ev & (POLLHUP | POLLERR)) && !atomic_load(&sh->so_error))
+			st |= PSOCK_ST_CONNECTING;
+		else
+			ps->connecting = 0;
+	}
+	if (ps->eof) {
+		st |= PSOCK_ST_EOF;
+		pub |= POLLIN;
+	}
+	if (ev & POLLHUP)
+		st |= PSOCK_ST_CLOSED;
+	st |= atomic_load(&sh->state) & PSOCK_ST_WAS_CONN;
+	atomic_store(&sh->ev, pub);
+	atomic_store(&sh->state, st);
+	atomic_fetch_add(&sh->gen, 1);
+
+	/* then look at the waiters (seq_cst: the other half of their Dekker pattern) */
+	err = atomic_load(&sh->so_error) != 0 || (pub & POLLHUP);
+	in_ready = psock_ring_used(&sh->rx) || (pub & POLLIN) || err;
+	out_ready = (sendable && psock_ring_used(&sh->tx) < sh->tx_size) || (pub & POLLOUT) || err;
+	if ((atomic_load(&sh->wait_in) && in_ready) || (atomic_load(&sh->wait_out) && out_ready))
+		send_token(ps);
+}
+
+/* Everything that may have changed for ps: errors, both rings, readiness, wake-ups.
+ * Re-entrant calls (TCP calls back from inside tcp_recv/tcp_send) are folded into
+ * the running one. */
+static void ps_pump(struct ps_sock *ps)
+{
+	uint64_t now = ps->srv->eng->now;
+
+	if (ps->busy) {
+		ps->again = 1;
+		return;
+	}
+	ps->busy = 1;
+	do {
+		ps->again = 0;
+		if (!ps->tcp)
+			break;
+		if (tcp_sock_events(ps->tcp) & POLLERR) {
+			int e = 0;
+			socklen_t l = sizeof(e);
+
+			/* the error moves to shared memory: the next call there takes it */
+			if (tcp_getsockopt(ps->tcp, SOL_SOCKET, SO_ERROR, &e, &l) == 0 && e)
+				atomic_store(&ps->shm->so_error, e);
+		}
+		if (!ps->listening) {
+			if (!ps->app_closed)
+				pump_rx(ps, now);
+			pump_tx(ps, now);
+			if (ps->shut_wr_pending && !psock_ring_used(&ps->shm->tx)) {
+				ps->shut_wr_pending = 0;
+				tcp_shutdown(ps->tcp, SHUT_WR, now);
+			}
+		}
+		if (ps->app_closed) {
+			if (!psock_ring_used(&ps->shm->tx) || (tcp_sock_events(ps->tcp) & (POLLERR | POLLHUP))) {
+				ps_tcp_close(ps);
+				ps->busy = 0;
+				ps_free(ps);
+				return;
+			}
+			continue;
+		}
+		publish(ps);
+	} while (ps->again);
+	ps->busy = 0;
+}
+
+static void ps_doorbell(struct ps_sock *ps)
+{
+	char buf[64];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(ps->efd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == 0) {          /* every copy of the placeholder is closed */
+			ps_app_closed(ps);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		break;
+	}
+	if (atomic_load(&ps->shm->eng_rx_full))
+		atomic_store(&ps->shm->eng_rx_full, 0);
+	ps_pump(ps);
+}
+
+/* ---- requests ---- */
+
+struct req {
+	struct psock_srv *srv;
+	struct ps_client *c;
+	struct ipc_hdr h;
+	const uint8_t *p;
+	struct ps_sock *ps;       /* the placeholder's socket, or NULL */
+	int rfds[2], nrfds;       /* fds to send with the reply */
+	uint8_t *out;
+	size_t outlen;
+};
+
+static int want_len(const struct req *r, size_t n) { return r->h.len == n ? 0 : -EINVAL; }
+
+static int fill_info(struct ps_sock *ps, void *out)
+{
+	struct psock_info info = { .shm_size = (uint32_t)shm_total(), .domain = ps->domain };
+
+	memcpy(out, &info, sizeof(info));
+	return 0;
+}
+
+static int do_socket(struct req *r)
+{
+	struct psock_socket_req q;
+	struct tcp_sock *tcp;
+	struct ps_sock *ps;
+	int err, appfd;
+
+	if (want_len(r, sizeof(q)))
+		return -EINVAL;
+	memcpy(&q, r->p, sizeof(q));
+	if ((q.domain != AF_INET && q.domain != AF_INET6) || q.type != SOCK_STREAM ||
+	    (q.protocol != 0 && q.protocol != IPPROTO_TCP))
+		return -EPROTONOSUPPORT;
+	tcp = tcp_sock_new(r->srv->eng);
+	if (!tcp)
+		return -ENOMEM;
+	err = ps_new(r->srv, tcp, q.domain, r->c->pid, &ps, &appfd);
+	if (err) {
+		tcp_close(tcp, r->srv->eng->now);
+		return err;
+	}
+	publish(ps);
+	r->rfds[0] = appfd;
+	r->rfds[1] = dup(ps->memfd);
+	r->nrfds = 2;
+	fill_info(ps, r->out);
+	r->outlen = sizeof(struct psock_info);
+	return 0;
+}
+
+static int do_accept(struct req *r)
+{
+	struct ps_sock *lis = r->ps, *ps;
+	struct tcp_sock *child;
+	struct psock_names nm = { 0 };
+	int err, appfd;
+
+	if (!lis->listening)
+		return -EINVAL;
+	err = tcp_accept(lis->tcp, &child);
+	publish(lis);
+	if (err)
+		return err;
+	err = ps_new(r->srv, child, lis->domain, r->c->pid, &ps, &appfd);
+	if (err) {
+		tcp_close(child, r->srv->eng->now);
+		return err == -ENOMEM ? -ENOBUFS : err;
+	}
+	tcp_getsockname(child, &nm.laddr, &nm.lport);
+	nm.peer_err = tcp_getpeername(child, &nm.raddr, &nm.rport);
+	nm.info.shm_size = (uint32_t)shm_total();
+	nm.info.domain = ps->domain;
+	ps_pump(ps);   /* data or a FIN may be queued already */
+	r->rfds[0] = appfd;
+	r->rfds[1] = dup(ps->memfd);
+	r->nrfds = 2;
+	memcpy(r->out, &nm, sizeof(nm));
+	r->outlen = sizeof(nm);
+	return 0;
+}
+
+static int do_request(struct req *r)
+{
+	struct ps_sock *ps = r->ps;
+	uint64_t now = r->srv->eng->now;
+	int32_t v;
+	int err;
+
+	if (r->h.type == PSOCK_SOCKET)
+		return do_socket(r);
+	if (!ps || !ps->tcp)
+		return -ENOTSOCK;
+	switch (r->h.type) {
+	case PSOCK_ATTACH:
+		r->rfds[0] = dup(ps->memfd);
+		r->nrfds = 1;
+		fill_info(ps, r->out);
+		r->outlen = sizeof(struct psock_info);
+		return 0;
+	case PSOCK_BIND: {
+		struct psock_addr a;
+
+		if (want_len(r, sizeof(a)))
+			return -EINVAL;
+		memcpy(&a, r->p, sizeof(a));
+		return tcp_bind(ps->tcp, a.addr, a.port);
+	}
+	case PSOCK_LISTEN:
+		if (want_len(r, sizeof(v)))
+			return -EINVAL;
+		memcpy(&v, r->p, sizeof(v));
+		err = tcp_listen(ps->tcp, v);
+		if (!err) {
+			ps->listening = 1;
+			ps_pump(ps);
+		}
+		return err;
+	case PSOCK_ACCEPT:
+		return do_accept(r);
+	case PSOCK_CONNECT: {
+		struct psock_addr a;
+
+		if (want_len(r, sizeof(a)))
+			return -EINVAL;
+		memcpy(&a, r->p, sizeof(a));
+		err = tcp_connect(ps->tcp, a.addr, a.port, now);
+		if (err == -EINPROGRESS)
+			ps->connecting = 1;
+		ps_pump(ps);
+		return err;
+	}
+	case PSOCK_SHUTDOWN: {
+		uint32_t pa, pp;
+		uint16_t port;
+
+		if (want_len(r, sizeof(v)))
+			return -EINVAL;
+		memcpy(&v, r->p, sizeof(v));
+		if (v < SHUT_RD || v > SHUT_RDWR)
+			return -EINVAL;
+		(void)pp;
+		if (v != SHUT_RD && psock_ring_used(&ps->shm->tx) &&
+		    tcp_getpeername(ps->tcp, &pa, &port) == 0) {
+			/* the FIN goes after the bytes still in the send ring */
+			ps->shut_wr_pending = 1;
+			err = v == SHUT_RDWR ? tcp_shutdown(ps->tcp, SHUT_RD, now) : 0;
+		} else {
+			err = tcp_shutdown(ps->tcp, v, now);
+		}
+		ps_pump(ps);
+		return err;
+	}
+	case PSOCK_SETSOCKOPT: {
+		struct psock_opt o;
+
+		if (r->h.len < sizeof(o))
+			return -EINVAL;
+		memcpy(&o, r->p, sizeof(o));
+		if (o.len != r->h.len - sizeof(o))
+			return -EINVAL;
+		err = tcp_setsockopt(ps->tcp, o.level, o.name, r->p + sizeof(o), o.len, now);
+		ps_pump(ps);
+		return err;
+	}
+	case PSOCK_GETSOCKOPT: {
+		struct psock_opt o;
+		socklen_t len;
+
+		if (want_len(r, sizeof(o)))
+			return -EINVAL;
+		memcpy(&o, r->p, sizeof(o));
+		len = o.len > IPC_PAYLOAD_MAX ? IPC_PAYLOAD_MAX : o.len;
+		err = tcp_getsockopt(ps->tcp, o.level, o.name, r->out, &len);
+		if (!err)
+			r->outlen = len;
+		return err;
+	}
+	case PSOCK_NAMES: {
+		struct psock_names nm = { 0 };
+
+		tcp_getsockname(ps->tcp, &nm.laddr, &nm.lport);
+		nm.peer_err = tcp_getpeername(ps->tcp, &nm.raddr, &nm.rport);
+		memcpy(r->out, &nm, sizeof(nm));
+		r->outlen = sizeof(nm);
+		return 0;
+	}
+	case PSOCK_OUTQ: {
+		/* SIOCOUTQ: bytes not yet acknowledged, ours included */
+		uint32_t q = psock_ring_used(&ps->shm->tx) + ring_len(&ps->tcp->snd);
+
+		memcpy(r->out, &q, sizeof(q));
+		r->outlen = sizeof(q);
+		return 0;
+	}
+	default:
+		return -ENOSYS;
+	}
+}
+
+static int send_reply(int fd, const struct ipc_hdr *req, int status, const void *data,
+		      size_t len, const int *fds, int nfds)
+{
+	uint8_t msg[IPC_MSG_MAX];
+	struct ipc_hdr h = { .type = req->type, .seq = req->seq, .status = status, .len = (uint32_t)len };
+	union { char buf[CMSG_SPACE(sizeof(int) * 2)]; struct cmsghdr align; } u;
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	int n = ipc_emit(msg, sizeof(msg), &h, data);
+
+	if (n < 0)
+		return n;
+	iov.iov_base = msg;
+	iov.iov_len = (size_t)n;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+		return -EIO;
+	return 0;
+}
+
+static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *fds, int nfds)
+{
+	struct ps_client *c = &srv->cl[ci];
+	struct req r = { .srv = srv, .c = c, .out = srv->out, .rfds = { -1, -1 } };
+	int status;
+	struct stat st;
+
+	if (ipc_parse(srv->msg, len, &r.h, &r.p) < 0) {
+		struct ipc_hdr bad = { 0 };
+		if (len >= IPC_HDR_LEN)
+			memcpy(&bad, srv->msg, IPC_HDR_LEN);
+		send_reply(c->fd, &bad, -EINVAL, NULL, 0, NULL, 0);
+		goto out;
+	}
+	if (r.h.type != PSOCK_SOCKET) {
+		/* the placeholder names the socket; holding it is the permission */
+		if (nfds != 1 || fstat(fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
+			status = -EBADF;
+		else if (!(r.ps = ps_find(srv, st.st_ino)))
+			status = -ENOTSOCK;
+		else
+			status = do_request(&r);
+	} else {
+		status = do_request(&r);
+	}
+	log_debug("psock: %s from pid %d: %d", ipc_type_name(r.h.type), (int)c->pid, status);
+	if (send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, r.nrfds) < 0)
+		log_debug("psock: reply to pid %d lost", (int)c->pid);
+	for (int i = 0; i < r.nrfds; i++)
+		if (r.rfds[i] >= 0)
+			close(r.rfds[i]);
+out:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+static void client_readable(struct psock_srv *srv, uint32_t ci)
+{
+	for (;;) {
+		union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
+		struct iovec iov = { srv->msg, sizeof(srv->msg) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				     .msg_controllen = sizeof(u.buf) };
+		int fds[8], nfds = 0;
+		ssize_t n;
+
+		if (srv->cl[ci].fd < 0)
+			return;
+		n = recvmsg(srv->cl[ci].fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+				for (int i = 0; i < k && nfds < 8; i++)
+					memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			}
+		if (n <= 0) {
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			client_drop(srv, ci);
+			return;
+		}
+		client_message(srv, ci, (size_t)n, fds, nfds);
+	}
+}
+
+void psock_srv_event(struct psock_srv *srv, uint64_t key, bool ended)
+{
+	uint32_t idx = KEY_IDX(key), gen = KEY_GEN(key);
+
+	if (key & KEY_CLIENT) {
+		if (idx >= srv->ncl || srv->cl[idx].fd < 0 || (srv->cl[idx].gen & 0x7fffffffu) != gen)
+			return;
+		client_readable(srv, idx);
+		if (ended && srv->cl[idx].fd >= 0 && (srv->cl[idx].gen & 0x7fffffffu) == gen)
+			watch(srv, srv->cl[idx].fd, key);
+		return;
+	}
+	if (idx >= srv->nsocks || !srv->socks[idx] || (srv->socks[idx]->gen & 0x7fffffffu) != gen)
+		return;
+	struct ps_sock *ps = srv->socks[idx];
+	if (ps->efd < 0)
+		return;
+	ps_doorbell(ps);
+	if (ended && idx < srv->nsocks && srv->socks[idx] == ps && ps->efd >= 0)
+		watch(srv, ps->efd, key);
+}
+
+void psock_srv_close(struct psock_srv *srv)
+{
+	if (!srv)
+		return;
+	for (uint32_t i = 0; i < srv->ncl; i++)
+		client_drop(srv, i);
+	for (uint32_t i = 0; i < srv->nsocks; i++) {
+		struct ps_sock *ps = srv->socks[i];
+
+		if (!ps)
+			continue;
+		ps_tcp_close(ps);
+		ps_free(ps);
+	}
+	free(srv->socks);
+	free(srv->cl);
+	close(srv->lfd);
+	free(srv);
+}

@@ -1,0 +1,41 @@
+/* psock_srv.h - the engine's socket server: serves the preload library's sockets (protocol in ipc/psock.h; unix(7), memfd_create(2)).
+ *
+ * The server owns the listening socket "\0tapsock/<name>/sock", the processes'
+ * request connections, and one placeholder pair + shared memory per socket. It
+ * does its own non-blocking I/O on those fds; the loop only tells it when one is
+ * readable: the server asks the loop to watch an fd under a key (watch), and the
+ * loop calls psock_srv_event() with that key when the fd is readable. */
+#ifndef TSK_SOCK_PSOCK_SRV_H
+#define TSK_SOCK_PSOCK_SRV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct eng;
+struct psock_srv;
+
+/* How the server gets readiness from the loop. Keys fit in 56 bits. */
+struct psock_srv_watch {
+	void *arg;
+	/* Post a (multishot) POLLIN watch on fd; psock_srv_event(key) when readable. */
+	void (*watch)(void *arg, int fd, uint64_t key);
+	/* Cancel it (the fd is closed right after; late events for key are ignored). */
+	void (*unwatch)(void *arg, uint64_t key);
+};
+
+/* Bind "\0tapsock/<name>/sock". 0 and *out, or -errno. */
+int psock_srv_open(const char *name, struct eng *eng, struct psock_srv **out);
+void psock_srv_set_watch(struct psock_srv *srv, const struct psock_srv_watch *w);
+int psock_srv_listen_fd(const struct psock_srv *srv);
+/* A connection accepted on the listening socket (one per process). */
+void psock_srv_accept(struct psock_srv *srv, int fd);
+/* The fd watched under key is readable (or hung up). `ended`: the watch ended and
+ * must be posted again if the fd is still in use. */
+void psock_srv_event(struct psock_srv *srv, uint64_t key, bool ended);
+/* Close every connection and placeholder (applications see EOF: the engine is
+ * gone) and the listening socket. TCP sockets are closed as at process exit. */
+void psock_srv_close(struct psock_srv *srv);
+/* Sockets served now (for tests and info). */
+unsigned psock_srv_count(const struct psock_srv *srv);
+
+#endif
