@@ -118,8 +118,9 @@ static const char main_usage[] =
 "  capture   write what crosses the TAP to a pcap file for a while\n"
 "  run       run a program with its TCP sockets on the engine (LD_PRELOAD)\n"
 "  compat    the compatibility suite: cases on the kernel and on tapsock, compared\n"
+"  bench     the same workloads on the kernel and on tapsock, side by side (--help)\n"
 "\n"
-"not implemented yet: bench, trace\n"
+"not implemented yet: trace\n"
 "\n"
 "Every command takes --netns NAME (enter /run/netns/NAME first) and --name N\n"
 "(engine name, default \"default\"). Inside a namespace (ip netns exec X tapsock ...)\n"
@@ -1411,6 +1412,54 @@ static int cmd_compat(int argc, char **argv)
 	return 1;
 }
 
+/* ---- bench ---- */
+
+/* `tapsock bench` is tools/bench/tapsock-bench (Python: namespaces, rounds, table,
+ * charts); the load generators beside it are C. It lies in bench/ next to this program
+ * in a build tree and next to it once installed; $TAPSOCK_BENCH_RUNNER overrides. */
+static int cmd_bench(int argc, char **argv)
+{
+	static const char *const rel[] = { "bench/tapsock-bench", "tapsock-bench" };
+	const char *env = getenv("TAPSOCK_BENCH_RUNNER");
+	char self[PATH_MAX], runner[PATH_MAX] = "";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char **av = calloc((size_t)argc + 1, sizeof(char *));
+	char *slash;
+
+	if (!av)
+		return 1;
+	if (env && *env)
+		snprintf(runner, sizeof(runner), "%s", env);
+	else if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/'))) {
+			*slash = '\0';
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]) && !*runner; i++) {
+				snprintf(runner, sizeof(runner), "%.*s/%s", PATH_MAX - 32, self, rel[i]);
+				if (access(runner, X_OK) < 0)
+					runner[0] = '\0';
+			}
+			*slash = '/';
+		}
+	}
+	if (!*runner) {
+		err_msg("the bench runner (tapsock-bench) was not found beside this program: "
+			"set $TAPSOCK_BENCH_RUNNER");
+		free(av);
+		return 1;
+	}
+	/* the runner drives this very tapsock (up, info, down) */
+	if (n > 0 && !getenv("TAPSOCK"))
+		setenv("TAPSOCK", self, 1);
+	av[0] = runner;
+	for (int i = 1; i < argc; i++)
+		av[i] = argv[i];
+	execv(runner, av);
+	err_msg("cannot run %s: %s", runner, strerror(errno));
+	free(av);
+	return 1;
+}
+
 /* ---- main ---- */
 
 struct command {
@@ -1427,9 +1476,10 @@ static const struct command commands[] = {
 	{ "capture", cmd_capture },
 	{ "run", cmd_run },
 	{ "compat", cmd_compat },
+	{ "bench", cmd_bench },
 };
 
-static const char *const later[] = { "bench", "trace" };
+static const char *const later[] = { "trace" };
 
 int main(int argc, char **argv)
 {
