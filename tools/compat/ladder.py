@@ -128,9 +128,28 @@ def _rel(v, base):
     return (v - base) & 0xFFFFFFFF
 
 
+def flows(segs):
+    """Split by connection (the pair of ports), in order of first appearance."""
+    out = {}
+    for s in segs:
+        k = (s["sport"], s["dport"]) if s["dir"] == ">" else (s["dport"], s["sport"])
+        out.setdefault(k, []).append(s)
+    return list(out.values())
+
+
 def ladder(segs):
     """The full ladder: one entry per captured segment, numbers relative. Each entry is
-    a dict with the text shown and the facts the fold needs."""
+    a dict with the text shown and the facts the fold needs. Several connections: each
+    is laid out on its own, one after the other, named c0, c1... by first appearance
+    (how segments of different connections interleave follows scheduling)."""
+    fl = flows(segs)
+    if len(fl) > 1:
+        out = []
+        for i, f in enumerate(fl):
+            for e in ladder(f):
+                e["conn"] = "c%d" % i
+                out.append(e)
+        return out
     isn = {}
     for s in segs:
         if s["dir"] not in isn and s["flags"] & 0x02:
@@ -154,11 +173,13 @@ def ladder(segs):
 
 
 def text(e, times=False):
-    t = "%s %-3s seq=%d" % (e["dir"], e["flags"], e["seq"])
+    t = "%s%s %-3s" % (e["conn"] + " " if e.get("conn") else "", e["dir"], e["flags"])
+    if e["seq"] is not None:
+        t += " seq=%d" % e["seq"]
     if e["ack"] is not None:
         t += " ack=%d" % e["ack"]
     if e["len"]:
-        t += " len=%d" % e["len"]
+        t += " len=%d" % e["len"] if e["len"] > 0 else " data"
     if e["flags"].startswith("S") and e["opts"]:
         t += " <%s>" % ",".join(e["opts"])
     if e["win0"]:
@@ -172,8 +193,21 @@ def text(e, times=False):
     return t
 
 
-def fold(lad):
-    """What is compared: the ladder without the timing-dependent pure ACKs, data merged."""
+def fold(lad, data_len=True):
+    conns = []
+    for e in lad:
+        if not conns or conns[-1][0].get("conn") != e.get("conn"):
+            conns.append([])
+        conns[-1].append(e)
+    out = []
+    for c in conns:
+        out += _fold1(c, data_len)
+    return out
+
+
+def _fold1(lad, data_len=True):
+    """What is compared: the ladder without the timing-dependent pure ACKs, data merged.
+    data_len False (bulk cases): how the bytes were cut into segments is not compared."""
     out = []
     top = {">": None, "<": None}        # highest sequence number sent per direction
     ctl_acked = {">": set(), "<": set()}  # SYN/FIN sequence numbers the other side acked
@@ -222,11 +256,30 @@ def fold(lad):
                 not prev["len"] and not prev.get("probe") and prev["ack"] == e["ack"]):
             out[-1] = e
             continue
-        if prev and e.get("probe") and prev.get("probe") and text(prev) .split(" x")[0] == text(e):
+        # repeats of one segment (retransmissions, probes): one entry with a count
+        if prev and _key(prev) == _key(e):
             prev["n"] = prev.get("n", 1) + 1
             continue
         out.append(e)
+    if not data_len:
+        for e in out:
+            if e["len"]:
+                e["len"] = -1
+            if e["flags"] == ".":
+                e["seq"] = e["ack"] = None
+        merged = []
+        for e in out:
+            if merged and _key(merged[-1]) == _key(e):
+                merged[-1]["n"] = merged[-1].get("n", 1) + e.get("n", 1)
+            else:
+                merged.append(e)
+        out = merged
     return out
+
+
+def _key(e):
+    return (e.get("conn"), e["dir"], e["flags"], e["seq"], e["ack"], e["len"], e["win0"],
+            bool(e.get("probe")))
 
 
 def _lt(a, b):

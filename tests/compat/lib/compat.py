@@ -382,14 +382,40 @@ def listener(host, port=PORT, name="l", backlog=16):
     return s
 
 
+def client(name="s", port=PORT):
+    """The app's usual start: a socket connected to the peer."""
+    s = Sock(name)
+    s.connect(PEER, port)
+    return s
+
+
 def sleep(secs):
     time.sleep(secs)
 
 
+def _nft(rules):
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+
+
 def peer_go_silent():
-    """The peer stops answering: everything it would send is dropped (netem loss 100%)."""
-    subprocess.run(["tc", "qdisc", "add", "dev", IFACE, "root", "netem", "loss", "100%"],
-                   check=True)
+    """The peer stops answering: everything it would send is dropped before the wire
+    (an nftables egress filter on its interface; what the app sends still arrives)."""
+    _nft('table netdev compat_silent {\n chain out {\n  type filter hook egress device "%s" '
+         'priority 0;\n  drop\n }\n}\n' % IFACE)
+
+
+def peer_talks_again():
+    _nft("delete table netdev compat_silent\n")
+
+
+def peer_drop_syns():
+    """Drop the SYNs that reach the peer (not SYN-ACKs), until peer_accept_syns()."""
+    _nft('table netdev compat_nosyn {\n chain in {\n  type filter hook ingress device "%s" '
+         'priority 0;\n  tcp flags & (syn | ack) == syn drop\n }\n}\n' % IFACE)
+
+
+def peer_accept_syns():
+    _nft("delete table netdev compat_nosyn\n")
 
 
 def catch_sigpipe():
@@ -401,10 +427,13 @@ class Case:
     """A compatibility case. Subclasses define app() and peer(); the docstring says what is checked.
     TIMEOUT: seconds either side may take. LINGER: seconds to keep capturing after both end.
     WIRE_TIMES: compare when each segment crossed the wire (timing cases).
+    WIRE_DATA_LEN: False for bulk transfers: how the bytes were cut into segments and
+    how many window episodes there were is not compared, only that data flowed.
     SYSCTL: kernel settings for the app's namespace, with their tapsockd equivalents."""
     TIMEOUT = 15
     LINGER = 0.3
     WIRE_TIMES = False
+    WIRE_DATA_LEN = True
     SYSCTL = {}
 
     def app(self):
