@@ -56,6 +56,109 @@ void tcp_sync_mss(struct tcp_sock *tp)
 	tp->mss = (uint16_t)mss;
 }
 
+/* --- delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2; Linux tcp_input.c) -------- */
+
+/* Linux tcp_incr_quickack(): ACK the next segments at once, as many as half
+ * the window in receive-MSS units (at least 2), at most `max`. */
+static void incr_quickack(struct tcp_sock *tp, unsigned max)
+{
+	unsigned q = tp->rcv_mss ? tp->rcv_wnd / (2u * tp->rcv_mss) : 0;
+
+	if (!q)
+		q = 2;
+	if (q > max)
+		q = max;
+	if (q > tp->quickacks)
+		tp->quickacks = q;
+}
+
+/* Linux tcp_enter_quickack_mode(): after a retransmission, a zero or
+ * overrun window, a long gap: ACK promptly again, interactive mode off. */
+void tcp_enter_quickack_mode(struct tcp_sock *tp, unsigned max)
+{
+	incr_quickack(tp, max);
+	tp->flags &= ~TF_PINGPONG;
+	tp->ato = TCP_ATO_MIN;
+}
+
+/* Linux tcp_event_data_recv(): the ACK timeout (ato) follows the gaps between
+ * data segments: halved towards TCP_ATO_MIN when they come fast, towards the
+ * gap when slower, bounded by the RTO; quick ACKs at the very start (ato 0:
+ * "The _first_ data packet received, initialize delayed ACK engine") and
+ * after a gap longer than the RTO. */
+void tcp_event_data_recv(struct tcp_sock *tp, uint64_t now)
+{
+	uint64_t rto = tcp_rtt_rto(&tp->rtt);
+
+	if (!tp->ato) {
+		incr_quickack(tp, TCP_MAX_QUICKACKS);
+		tp->ato = TCP_ATO_MIN;
+	} else {
+		uint64_t m = now - tp->last_data_rcv;
+
+		if (m <= TCP_ATO_MIN / 2) {
+			tp->ato = tp->ato / 2 + TCP_ATO_MIN / 2;
+		} else if (m < tp->ato) {
+			tp->ato = tp->ato / 2 + m;
+			if (tp->ato > rto)
+				tp->ato = rto;
+		} else if (m > rto) {
+			incr_quickack(tp, TCP_MAX_QUICKACKS);
+		}
+	}
+	tp->last_data_rcv = now;
+}
+
+/* Linux tcp_send_delayed_ack(): arm the delayed-ACK timer for ato, at most
+ * TCP_DELACK_MAX (200 ms) in interactive mode or after small segments, else
+ * 500 ms, and no more than the smoothed RTT (but at least TCP_DELACK_MIN). An
+ * older, earlier deadline stays; one about to expire sends the ACK now. */
+void tcp_send_delayed_ack(struct tcp_sock *tp, uint64_t now)
+{
+	uint64_t ato = tp->ato ? tp->ato : TCP_ATO_MIN, when;
+
+	if (ato > TCP_DELACK_MIN) {
+		uint64_t max_ato = MSEC(500), srtt = tcp_rtt_srtt(&tp->rtt);
+
+		if (tp->flags & (TF_PINGPONG | TF_ACK_PUSHED))
+			max_ato = TCP_DELACK_MAX;
+		if (srtt) {
+			if (srtt < TCP_DELACK_MIN)
+				srtt = TCP_DELACK_MIN;
+			if (srtt < max_ato)
+				max_ato = srtt;
+		}
+		if (ato > max_ato)
+			ato = max_ato;
+	}
+	when = now + ato;
+	if (tcp_timer_on(&tp->t[TCPT_DELACK])) {
+		uint64_t old = tp->t[TCPT_DELACK].node.when;
+
+		if (old <= now + ato / 4) {
+			tcp_send_ack(tp, now);
+			return;
+		}
+		if (old < when)
+			when = old;
+	}
+	tcp_timer_arm(tp->eng, &tp->t[TCPT_DELACK], when);
+}
+
+/* Linux __tcp_ack_snd_check(): ACK now when more than one full segment is
+ * unacknowledged (RFC 5681 4.2: "an ACK SHOULD be generated for at least
+ * every second full-sized segment"), in quick ACK mode, or while data is out
+ * of order; else delay it (RFC 1122 4.2.3.2: "MUST be less than 0.5 seconds"). */
+void tcp_ack_snd_check(struct tcp_sock *tp, uint64_t now)
+{
+	if (tp->rcv_nxt - tp->rcv_wup > tp->rcv_mss ||
+	    (tp->quickacks && !(tp->flags & TF_PINGPONG)) || !tcp_ofo_empty(&tp->ofo)) {
+		tp->flags |= TF_ACKNOW;
+		return;
+	}
+	tcp_send_delayed_ack(tp, now);
+}
+
 /* --- LISTEN ---------------------------------------------------------------- */
 
 static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t raddr,
@@ -70,7 +173,7 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	tp->c.lport = l->c.lport;
 	tp->c.rport = rport;
 	tp->flags |= TF_PASSIVE | TF_BOUND |
-		     (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_CORK | TF_QUICKACK_OFF));
+		     (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_CORK));
 	tp->keep_idle = l->keep_idle;
 	tp->keep_intvl = l->keep_intvl;
 	tp->keep_cnt = l->keep_cnt;
@@ -111,7 +214,6 @@ static void child_sync(struct tcp_sock *tp, uint32_t iss, uint32_t irs, uint16_t
 	tp->rcv_mss = tp->mss < 536 ? tp->mss : 536;
 	tp->rcv_adv = tp->rcv_nxt + 65535;  /* what the SYN-ACK offered, at most */
 	tcp_cc_init(&tp->cc, &tcp_cc_newreno, tp->mss, iss);
-	tp->quickacks = 16;
 	tp->last_rcv = now;
 	tp->c.state = TCPS_SYN_RECEIVED; /* continues the request record's state */
 }
@@ -407,7 +509,6 @@ static enum drop_reason rcv_syn_sent(struct tcp_sock *tp, const struct ip_info *
 			tcp_rtt_syn_fallback(&tp->rtt);
 		tp->retries = 0;
 		tp->retrans_stamp = 0;
-		tp->quickacks = 16;
 		tp->last_rcv = now;
 		tp->flags |= TF_WAS_CONN;
 		tcp_set_state(eng, &tp->c, TCPS_ESTABLISHED);
@@ -561,7 +662,10 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 		uint32_t skip = tp->rcv_nxt - seq;
 
 		if (skip >= len) {
-			/* a duplicate: ACK at once, it may be a lost ACK's retry */
+			/* a duplicate: ACK at once, it may be a lost ACK's retry
+			 * (Linux tcp_data_queue: "A retransmit ... Force an
+			 * immediate ack", tcp_enter_quickack_mode) */
+			tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
 			tp->flags |= TF_ACKNOW;
 			*fin_end = seq + len;
 			return DROP_NONE;
@@ -576,6 +680,8 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 		bool had_ofo = !tcp_ofo_empty(&tp->ofo);
 
 		if (n <= 0) {
+			/* zero window (Linux: TCPZEROWINDOWDROP, out_of_window) */
+			tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
 			tp->flags |= TF_ACKNOW;
 			return DROP_TCP_RCVBUF_FULL;
 		}
@@ -594,24 +700,21 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 		}
 		if ((uint32_t)n > tp->rcv_mss)
 			tp->rcv_mss = (uint16_t)(n > 65535 ? 65535 : n);
-		/* delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): at once in quick ACK
-		 * mode, else for every second full-sized segment, else within ato */
-		if (tp->quickacks && !(tp->flags & TF_QUICKACK_OFF)) {
-			tp->quickacks--;
-			tp->flags |= TF_ACKNOW;
-		} else if (++tp->unacked_segs >= 2 && tp->rcv_nxt - tp->rcv_wup >= 2u * tp->rcv_mss) {
-			tp->flags |= TF_ACKNOW;
-		} else if (!tcp_timer_on(&tp->t[TCPT_DELACK])) {
-			tcp_timer_arm(tp->eng, &tp->t[TCPT_DELACK], now + tp->ato);
-		}
+		else if ((uint32_t)n < tp->rcv_mss)
+			tp->flags |= TF_ACK_PUSHED;
+		tcp_event_data_recv(tp, now);
+		tcp_ack_snd_check(tp, now);
 		tcp_wake(tp);
 		return r;
 	}
 	/* out of order: queue it, ACK at once with SACK (RFC 5681 4.2: "an
 	 * immediate duplicate ACK when an out-of-order segment arrives") */
 	tp->flags |= TF_ACKNOW;
-	if (seq_geq(seq, tp->rcv_adv) && seq_gt(seq + len, tp->rcv_adv))
+	if (seq_geq(seq, tp->rcv_adv) && seq_gt(seq + len, tp->rcv_adv)) {
+		/* Linux tcp_data_queue "out_of_window": quick ACK mode */
+		tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
 		return DROP_TCP_OLD_SEGMENT;
+	}
 	r = tcp_ofo_insert(&tp->ofo, tp->rcv_nxt, seq, data, len);
 	if (r == DROP_NONE && (seg->flags & TH_FIN)) {
 		tp->ofo_fin = true;
@@ -636,8 +739,9 @@ static void process_fin(struct tcp_sock *tp, uint64_t now)
 		/* Linux delays this ACK (pingpong mode): if the application closes
 		 * at once, our FIN carries it */
 		tcp_set_state(eng, &tp->c, TCPS_CLOSE_WAIT);
+		tp->flags |= TF_PINGPONG;   /* Linux tcp_fin: inet_csk_enter_pingpong_mode */
 		if (!tcp_timer_on(&tp->t[TCPT_DELACK]))
-			tcp_timer_arm(eng, &tp->t[TCPT_DELACK], now + tp->ato);
+			tcp_send_delayed_ack(tp, now);
 		break;
 	case TCPS_FIN_WAIT_1:
 		/* "If our FIN has been ACKed ... enter TIME-WAIT ...; otherwise,

@@ -13,6 +13,8 @@
 #include "ip/ip.h"
 #include "tcp/tcb.h"
 
+#define TCP_CORK_MAX MSEC(200)
+
 uint32_t tcp_ts_now(uint64_t now) { return (uint32_t)(now / MSEC(1)); }
 
 int tcp_xmit_raw(struct eng *eng, uint32_t laddr, uint32_t raddr, struct tcp_seg *s,
@@ -113,7 +115,12 @@ static void seg_init(struct tcp_sock *tp, struct tcp_seg *s, uint32_t seq, uint8
 
 static void sent_ack(struct tcp_sock *tp)
 {
-	tp->flags &= ~TF_ACKNOW;
+	/* Linux tcp_event_ack_sent -> tcp_dec_quickack_mode: an ACK that was
+	 * due uses one quick ACK; "Leaving quickack mode we deflate ATO" */
+	if (tp->quickacks && ((tp->flags & TF_ACKNOW) || tcp_timer_on(&tp->t[TCPT_DELACK])) &&
+	    !--tp->quickacks)
+		tp->ato = TCP_ATO_MIN;
+	tp->flags &= ~(TF_ACKNOW | TF_ACK_PUSHED);
 	tp->unacked_segs = 0;
 	tcp_timer_stop(tp->eng, &tp->t[TCPT_DELACK]);
 }
@@ -319,6 +326,11 @@ static int xmit_data(struct tcp_sock *tp, uint32_t seq, uint32_t len, bool fin, 
 		s.flags |= TH_PSH;
 	if (fin)
 		s.flags |= TH_FIN;
+	/* Linux tcp_event_data_sent: "If it is a reply for ato after last
+	 * received packet, enter pingpong mode" (interactive: delay ACKs so they
+	 * ride on the replies) */
+	if (len && !seq_lt(seq, tp->snd_max) && tp->ato && now - tp->last_data_rcv < tp->ato)
+		tp->flags |= TF_PINGPONG;
 	if (seq_lt(seq, tp->snd_max)) {
 		eng_count(tp->eng, TCP_RETRANS_SEGS);
 		/* Karn (RFC 6298 3): a retransmitted segment is not timed */
@@ -372,9 +384,13 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 		if (len < tp->mss && !fin_q) {
 			/* a partial segment: cork and MSG_MORE hold it; Nagle holds it
 			 * while data is unacknowledged, unless TCP_NODELAY */
-			if (len == avail && (tp->flags & (TF_CORK | TF_MORE)))
+			if (len == avail && (tp->flags & (TF_CORK | TF_MORE)) &&
+			    !(tp->flags & TF_CORK_PUSH)) {
+				if (!tcp_timer_on(&tp->t[TCPT_CORK]))
+					tcp_timer_arm(tp->eng, &tp->t[TCPT_CORK], now + TCP_CORK_MAX);
 				break;
-			if (len == avail && !(tp->flags & TF_NODELAY) && flight)
+			}
+			if (len == avail && !(tp->flags & (TF_NODELAY | TF_CORK_PUSH)) && flight)
 				break;
 			/* sender SWS: a window-limited sliver waits, unless it is at
 			 * least half the largest window the peer offered */
@@ -397,6 +413,8 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 		if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
 			tcp_arm_rexmt(tp, now);
 		tcp_timer_stop(tp->eng, &tp->t[TCPT_PERSIST]);
+		if (seq_geq(tp->snd_nxt, tp->snd_una + qlen))
+			tcp_timer_stop(tp->eng, &tp->t[TCPT_CORK]);   /* nothing held any more */
 		sent++;
 	}
 	/* the FIN alone, once every byte before it is sent: "the ACK of a FIN and

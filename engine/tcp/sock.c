@@ -43,6 +43,21 @@ void tcp_maybe_free(struct tcp_sock *tp)
 		tcp_sock_destroy(tp);
 }
 
+void tcp_linger_check(struct tcp_sock *tp, bool force)
+{
+	void (*fn)(void *) = tp->linger_done;
+
+	if (!fn)
+		return;
+	/* Linux sk_stream_wait_close(): "while (sk->sk_state & (TCPF_FIN_WAIT1 |
+	 * TCPF_CLOSING | TCPF_LAST_ACK))" the closing process sleeps */
+	if (!force && tcp_in_state(tp, TCPS_FIN_WAIT_1 | TCPS_CLOSING | TCPS_LAST_ACK))
+		return;
+	tp->linger_done = NULL;
+	tcp_timer_stop(tp->eng, &tp->t[TCPT_LINGER]);
+	fn(tp->linger_arg);
+}
+
 /* Linux tcp_done(): the connection is over. The user (if any) sees CLOSED,
  * POLLHUP and the error. */
 void tcp_done(struct tcp_sock *tp, int err)
@@ -93,6 +108,7 @@ void tcp_time_wait(struct tcp_sock *tp, uint64_t now)
 		tcp_set_state(eng, &tw->c, TCPS_TIME_WAIT);
 		tcp_timer_arm(eng, &tw->t, now + eng->cfg.tcp.time_wait);
 		tp->c.state = TCPS_CLOSED;   /* the record carries the connection on */
+		tcp_linger_check(tp, false);
 	} else {
 		tcp_set_state(eng, &tp->c, TCPS_CLOSED);
 	}
@@ -371,20 +387,35 @@ ssize_t tcp_send(struct tcp_sock *tp, const void *buf, size_t len, int flags, ui
 	return n;
 }
 
-/* Linux tcp_cleanup_rbuf(): after the reader made room, tell the peer if the
- * window we could offer is at least twice what it last heard. */
+/* Linux tcp_cleanup_rbuf(): after the reader made room, ACK now when a
+ * delayed ACK is pending and either more than one segment is unacknowledged
+ * or this read emptied the queue of small pushed segments (not interactive);
+ * else send a window update when the window we could offer is at least twice
+ * what the peer last heard ("Lots" means "at least twice" here), comparing
+ * against the largest window we can advertise (window_clamp). */
 static void window_update(struct tcp_sock *tp, uint64_t now)
 {
 	uint32_t cur = seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 	uint32_t space = ring_space(&tp->rcv);
 	uint32_t ofo = tcp_ofo_bytes(&tp->ofo);
+	uint32_t maxw = 65535u << tp->rcv_ws;
+	uint32_t clamp = tp->rcvbuf < maxw ? tp->rcvbuf : maxw;
+	uint32_t nwnd;
 
 	space = space > ofo ? space - ofo : 0;
+	nwnd = space < maxw ? space : maxw;
 	if (tp->shut & SHUT_F_RCV)
 		return;
 	if (!tcp_in_state(tp, TCPS_ESTABLISHED | TCPS_FIN_WAIT_1 | TCPS_FIN_WAIT_2))
 		return;
-	if (2 * cur <= tp->rcvbuf && space >= 2 * cur && space - cur >= tp->rcv_mss) {
+	if (tcp_timer_on(&tp->t[TCPT_DELACK]) &&
+	    (tp->rcv_nxt - tp->rcv_wup > tp->rcv_mss ||
+	     ((tp->flags & TF_ACK_PUSHED) && !(tp->flags & TF_PINGPONG) && !ring_len(&tp->rcv)))) {
+		tp->flags |= TF_ACKNOW;
+		tcp_output(tp, now);
+		return;
+	}
+	if (2 * cur <= clamp && nwnd >= 2 * cur && nwnd - cur >= tp->rcv_mss) {
 		tp->flags |= TF_ACKNOW;
 		tcp_output(tp, now);
 	}
@@ -495,7 +526,9 @@ int tcp_shutdown(struct tcp_sock *tp, int how, uint64_t now)
 	return err;
 }
 
-int tcp_close(struct tcp_sock *tp, uint64_t now)
+/* Linux tcp_close() up to the point where it would sleep. Returns true when
+ * the socket was freed. */
+static bool close_common(struct tcp_sock *tp, uint64_t now)
 {
 	struct eng *eng = tp->eng;
 
@@ -531,10 +564,41 @@ int tcp_close(struct tcp_sock *tp, uint64_t now)
 							     : eng->cfg.tcp.fin_wait2));
 		}
 	}
+	tcp_linger_check(tp, false);
 	if (tcp_in_state(tp, TCPS_CLOSED)) {
 		tcp_sock_destroy(tp);
+		tcp_run_wakeups(eng);
+		return true;
 	}
 	tcp_run_wakeups(eng);
+	return false;
+}
+
+int tcp_close(struct tcp_sock *tp, uint64_t now)
+{
+	close_common(tp, now);
+	return 0;
+}
+
+/* SO_LINGER with a positive timeout (Linux tcp_close -> sk_stream_wait_close):
+ * the FIN goes out as for a plain close; the caller is released when the FIN
+ * is acknowledged, the connection ends, or the linger time passes. When the
+ * time passes nothing else happens: the orphan finishes its close normally. */
+int tcp_close_linger(struct tcp_sock *tp, void (*done)(void *arg), void *arg, uint64_t now)
+{
+	struct eng *eng = tp->eng;
+
+	if (!done)
+		return tcp_close(tp, now);
+	if (!(tp->flags & TF_LINGER) || !tp->linger) {
+		close_common(tp, now);
+		done(arg);
+		return 0;
+	}
+	tp->linger_done = done;
+	tp->linger_arg = arg;
+	tcp_timer_arm(eng, &tp->t[TCPT_LINGER], now + tp->linger);
+	close_common(tp, now);   /* releases the waiter itself when nothing is left to wait for */
 	return 0;
 }
 
@@ -650,13 +714,17 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 			tp->linger2 = (int64_t)SEC((uint64_t)(v > 120 ? 120 : v));
 		return 0;
 	case TCP_QUICKACK:
-		set_flag(tp, TF_QUICKACK_OFF, !v);
-		if (v) {
-			tp->quickacks = 16;
-			if (tcp_timer_on(&tp->t[TCPT_DELACK])) {
+		/* Linux do_tcp_setsockopt TCP_QUICKACK: 1 leaves pingpong mode and
+		 * sends a pending ACK now; 0 enters pingpong (ACKs are delayed). Not
+		 * permanent: Linux's own heuristics change the mode later. */
+		if (v & 1) {
+			tp->flags &= ~TF_PINGPONG;
+			if (tcp_timer_on(&tp->t[TCPT_DELACK]) && tcp_in_state(tp, TCPS_SYNCHRONIZED)) {
 				tp->flags |= TF_ACKNOW;
 				tcp_output(tp, now);
 			}
+		} else {
+			tp->flags |= TF_PINGPONG;
 		}
 		return 0;
 	default:
@@ -745,7 +813,8 @@ int tcp_getsockopt(struct tcp_sock *tp, int level, int name, void *val, socklen_
 					  (int)((tp->linger2 ? (uint64_t)tp->linger2 :
 							       tp->eng->cfg.tcp.fin_wait2) / SEC(1)));
 	case TCP_QUICKACK:
-		return put_int(val, len, !(tp->flags & TF_QUICKACK_OFF));
+		/* Linux: icsk_ack.quick && !inet_csk_in_pingpong_mode(sk) */
+		return put_int(val, len, tp->quickacks && !(tp->flags & TF_PINGPONG));
 	case TCP_INFO: {
 		struct tcp_info ti;
 		socklen_t n;

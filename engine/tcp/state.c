@@ -37,6 +37,8 @@ void tcp_set_state(struct eng *eng, struct tcp_conn *c, int state)
 		  tcp_state_name(from), tcp_state_name(state));
 	if (eng->tcp && eng->tcp->trace)
 		eng->tcp->trace(eng, c, from, state, eng->tcp->trace_arg);
+	if (c->kind == TCPK_SOCK)
+		tcp_linger_check((struct tcp_sock *)c, false);
 }
 
 void tcp_set_trace(struct eng *eng,

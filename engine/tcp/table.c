@@ -211,7 +211,6 @@ struct tcp_sock *tcp_sock_alloc(struct eng *eng)
 	tp->mss = 536;
 	tp->peer_mss = 536;
 	tp->rcv_mss = 536;
-	tp->ato = MSEC(40);
 	tp->all_next = st->all;
 	if (st->all)
 		st->all->all_prev = tp;
@@ -225,6 +224,7 @@ void tcp_sock_destroy(struct tcp_sock *tp)
 	struct eng *eng = tp->eng;
 	struct tcp_stack *st = eng->tcp;
 
+	tcp_linger_check(tp, true);
 	for (int i = 0; i < TCPT__MAX; i++)
 		tcp_timer_stop(eng, &tp->t[i]);
 	tcp_hash_del(st, &tp->c);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/ring.h"
+#include "base/time.h"
 #include "base/seq.h"
 #include "base/timer.h"
 #include "tcp/cc.h"
@@ -58,6 +59,8 @@ enum tcp_timer_id {
 	TCPT_KEEP,      /* keepalive */
 	TCPT_DELACK,    /* delayed ACK */
 	TCPT_FIN_WAIT2, /* orphaned FIN-WAIT-2 */
+	TCPT_LINGER,    /* SO_LINGER: how long close() waits for the FIN's ACK */
+	TCPT_CORK,      /* TCP_CORK / MSG_MORE: the 200 ms ceiling on a held partial segment */
 	TCPT__MAX,
 	TCPT_SYNACK = TCPT__MAX, /* request records */
 	TCPT_2MSL,               /* TIME-WAIT records */
@@ -121,10 +124,12 @@ enum {
 	TF_MORE = 1 << 11,       /* MSG_MORE on the last send */
 	TF_REUSEPORT = 1 << 12,
 	TF_LINGER = 1 << 13,
-	TF_QUICKACK_OFF = 1 << 14,
+	TF_PINGPONG = 1 << 14,   /* Linux pingpong mode: interactive, ACKs ride on replies */
 	TF_RTT_TIMING = 1 << 15, /* timing one segment (no timestamps) */
 	TF_SYN_REXMIT = 1 << 16, /* SYN was retransmitted (RFC 6298 (5.7)) */
 	TF_WAKE = 1 << 17,       /* on the pending-callbacks list */
+	TF_CORK_PUSH = 1 << 18,  /* the cork ceiling passed: send the held partial segment */
+	TF_ACK_PUSHED = 1 << 19, /* Linux ICSK_ACK_PUSHED: small segments seen, ACK sooner */
 };
 /* tcp_sock.shut, as Linux sk_shutdown */
 enum { SHUT_F_RCV = 1, SHUT_F_SEND = 2 };
@@ -169,15 +174,18 @@ struct tcp_sock {
 	uint64_t last_rcv, last_snd;
 	uint32_t ca_flight_at_idle;
 
-	unsigned quickacks;      /* segments to ACK at once (Linux quick ACK mode) */
+	unsigned quickacks;      /* ACKs to send at once (Linux icsk_ack.quick) */
 	unsigned unacked_segs;   /* full-sized segments received since our last ACK */
-	uint64_t ato;            /* delayed ACK timeout */
+	uint64_t ato;            /* delayed ACK timeout (Linux icsk_ack.ato), 0 before data */
+	uint64_t last_data_rcv;  /* Linux icsk_ack.lrcvtime */
 	uint64_t last_oow_ack;   /* RFC 5961 / Linux tcp_oow_rate_limited */
 
 	uint64_t keep_idle, keep_intvl;
 	unsigned keep_cnt;
 	int64_t linger2;         /* TCP_LINGER2: 0 default, < 0 reset at once */
 	uint64_t linger;         /* SO_LINGER l_linger in ns (TF_LINGER) */
+	void (*linger_done)(void *arg); /* tcp_close_linger() waiting for the FIN's ACK */
+	void *linger_arg;
 	uint32_t sndbuf, rcvbuf;
 
 	/* listeners */
@@ -242,6 +250,9 @@ void tcp_sock_destroy(struct tcp_sock *tp);
 void tcp_wake(struct tcp_sock *tp);       /* readiness may have changed */
 void tcp_run_wakeups(struct eng *eng);    /* call the due callbacks */
 void tcp_maybe_free(struct tcp_sock *tp); /* orphan and closed: free it */
+/* A tcp_close_linger() waiter is released once the state leaves FIN-WAIT-1,
+ * CLOSING and LAST-ACK (Linux sk_stream_wait_close), or when forced. */
+void tcp_linger_check(struct tcp_sock *tp, bool force);
 /* A connection is over (Linux tcp_done): CLOSED, unhashed, user woken. */
 void tcp_done(struct tcp_sock *tp, int err);
 /* Enter TIME-WAIT: replace tp by a small record (Linux tcp_time_wait). */
@@ -252,6 +263,16 @@ void tcp_acceptq_unlink(struct tcp_sock *lis, struct tcp_sock *child);
 /* Effective MSS from the peer's option, our MTU, TCP_MAXSEG, timestamps. */
 void tcp_sync_mss(struct tcp_sock *tp);
 uint32_t tcp_ts_now(uint64_t now); /* our timestamp clock: ms */
+
+/* input.c: delayed ACK, as Linux (tcp_input.c) */
+#define TCP_ATO_MIN MSEC(40)      /* Linux TCP_ATO_MIN */
+#define TCP_DELACK_MIN MSEC(40)   /* Linux TCP_DELACK_MIN */
+#define TCP_DELACK_MAX MSEC(200)  /* Linux TCP_DELACK_MAX */
+#define TCP_MAX_QUICKACKS 16      /* Linux TCP_MAX_QUICKACKS */
+void tcp_enter_quickack_mode(struct tcp_sock *tp, unsigned max);
+void tcp_event_data_recv(struct tcp_sock *tp, uint64_t now);
+void tcp_send_delayed_ack(struct tcp_sock *tp, uint64_t now);
+void tcp_ack_snd_check(struct tcp_sock *tp, uint64_t now);
 
 /* output.c */
 int tcp_output(struct tcp_sock *tp, uint64_t now);      /* send what may be sent */

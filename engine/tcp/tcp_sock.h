@@ -61,11 +61,20 @@ ssize_t tcp_recv(struct tcp_sock *s, void *buf, size_t len, int flags, uint64_t 
 /* how: SHUT_RD, SHUT_WR, SHUT_RDWR. -ENOTCONN when not connected (as Linux). */
 int tcp_shutdown(struct tcp_sock *s, int how, uint64_t now);
 /* Closes the user's handle (see Lifetime above). Sends RST instead of FIN when
- * unread data remains or SO_LINGER has a zero timeout. A positive SO_LINGER does
- * not block here (nothing blocks): the close completes in the background as
- * without linger; a caller wanting Linux's blocking wait must do it itself.
- * Returns 0. */
+ * unread data remains or SO_LINGER has a zero timeout. Does not block: with a
+ * positive SO_LINGER the close completes in the background exactly as without
+ * it (as on Linux, where the linger time only bounds how long close() sleeps;
+ * when it expires nothing more happens, no reset). Returns 0. */
 int tcp_close(struct tcp_sock *s, uint64_t now);
+/* tcp_close() for a caller that blocks the application's close() as Linux does
+ * with a positive SO_LINGER (sk_stream_wait_close): done(arg) is called exactly
+ * once, when our FIN is acknowledged (the state left FIN-WAIT-1, CLOSING and
+ * LAST-ACK), when the connection is gone (reset, timeout), or when the linger
+ * time has passed, whichever comes first; at once (before returning) when
+ * SO_LINGER is off or zero, or nothing is left to wait for. done must not call
+ * back into this API for s (s is closed). When the linger time passes the
+ * connection goes on closing in the background, with no reset. Returns 0. */
+int tcp_close_linger(struct tcp_sock *s, void (*done)(void *arg), void *arg, uint64_t now);
 
 /* SOL_SOCKET: SO_LINGER, SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, SO_REUSEADDR,
  * SO_REUSEPORT, SO_ERROR (get, clears it), SO_TYPE, SO_ACCEPTCONN.

@@ -159,8 +159,32 @@ static void sock_timer(struct tcp_sock *tp, int which, uint64_t now)
 		break;
 	case TCPT_DELACK:
 		if (tcp_in_state(tp, TCPS_SYNCHRONIZED)) {
+			/* Linux tcp_delack_timer_handler: "Delayed ACK missed:
+			 * inflate ATO" (up to the RTO), or in interactive mode
+			 * "leave pingpong mode and deflate ATO" */
+			if (!(tp->flags & TF_PINGPONG)) {
+				uint64_t rto = tcp_rtt_rto(&tp->rtt);
+				tp->ato = tp->ato * 2 < rto ? tp->ato * 2 : rto;
+			} else {
+				tp->flags &= ~TF_PINGPONG;
+				tp->ato = TCP_ATO_MIN;
+			}
 			tp->flags |= TF_ACKNOW;
 			tcp_output(tp, now);
+		}
+		break;
+	case TCPT_LINGER:
+		/* the linger time passed: release the closing caller, nothing else
+		 * (Linux: sk_stream_wait_close times out, tcp_close goes on) */
+		tcp_linger_check(tp, true);
+		break;
+	case TCPT_CORK:
+		/* Linux's ceiling on corking (tcp(7): "a 200 millisecond ceiling on
+		 * the time for which output is corked"): the held partial segment goes */
+		if (tcp_in_state(tp, TCPS_ESTABLISHED | TCPS_CLOSE_WAIT)) {
+			tp->flags |= TF_CORK_PUSH;
+			tcp_output(tp, now);
+			tp->flags &= ~TF_CORK_PUSH;
 		}
 		break;
 	case TCPT_FIN_WAIT2:
