@@ -114,7 +114,7 @@ class Sock:
         self.name = name
         if sock is None:
             sock = call("%s=socket" % name, socket.socket, family, SOCK_STREAM,
-                        args_text="AF_INET, SOCK_STREAM")
+                        args_text="AF_INET, SOCK_STREAM", fmt=lambda r: "ok")
         self.s = sock
 
     def fileno(self):

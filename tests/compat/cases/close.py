@@ -1,0 +1,276 @@
+"""close.py - closing connections: four-way close from each side, simultaneous, half-close, resets, linger (RFC 9293 3.6, 3.10.4, 3.10.7.4; RFC 1122 4.2.2.13)."""
+import select
+from compat import *
+
+
+def serve_until_eof():
+    """The peer's usual part: accept, read to EOF, close."""
+    l = listener(PEER)
+    ready()
+    c = l.accept()
+    c.recv_all()
+    c.close()
+    return c
+
+
+class app_closes_first(Case):
+    """The app sends and closes first: FIN from the app, the peer's FIN, the app's last ACK (app in TIME-WAIT)."""
+    def peer(self):
+        serve_until_eof()
+
+    def app(self):
+        s = client()
+        s.send(b"hello")
+        s.close()
+
+
+class peer_closes_first(Case):
+    """The peer closes first: the app reads EOF (0 bytes), then closes: passive close, LAST-ACK."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.send(b"bye")
+        c.close()
+        sleep(0.5)
+
+    def app(self):
+        s = client()
+        s.recv(100)
+        s.recv(100)
+        s.recv(100)
+        s.close()
+
+
+class fin_ack_merged(Case):
+    """The app closes right after reading EOF: its FIN acknowledges the peer's FIN (FIN-ACK merged or not, folded)."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.shutdown(SHUT_WR)
+        c.recv_all()
+        c.close()
+
+    def app(self):
+        s = client()
+        s.recv(100)
+        s.close()
+
+
+class simultaneous_close(Case):
+    """Both sides shutdown(SHUT_WR) at the same moment: FINs cross, both pass CLOSING or FIN-WAIT-2 to TIME-WAIT."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        wait_for("go")
+        c.shutdown(SHUT_WR)
+        c.recv(100)
+        c.close()
+
+    def app(self):
+        s = client()
+        signal_peer("go")
+        s.shutdown(SHUT_WR)
+        s.recv(100)
+        s.close()
+
+
+class half_close_app(Case):
+    """shutdown(SHUT_WR) by the app while the peer keeps sending: the app still reads everything."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.recv_all()
+        for i in range(5):
+            c.send(b"x" * 1000)
+            sleep(0.05)
+        c.close()
+
+    def app(self):
+        s = client()
+        s.send(b"request")
+        s.shutdown(SHUT_WR)
+        s.send(b"more")
+        s.recv_all()
+        s.close()
+
+
+class half_close_peer(Case):
+    """The peer half-closes after its request; the app reads EOF and can still send the reply."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.send(b"request")
+        c.shutdown(SHUT_WR)
+        c.recv_all()
+        c.close()
+
+    def app(self):
+        s = client()
+        s.recv(100)
+        s.recv(100)
+        s.send(b"reply" * 100)
+        s.close()
+
+
+class shut_rd(Case):
+    """shutdown(SHUT_RD): later reads return 0 at once; nothing is sent on the wire for it."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        wait_for("shut")
+        c.send(b"late data")
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.shutdown(SHUT_RD)
+        s.recv(100)
+        signal_peer("shut")
+        sleep(0.2)
+        s.send(b"still writing")
+        s.close()
+
+
+class shut_rdwr(Case):
+    """shutdown(SHUT_RDWR): FIN goes out, reads return 0, writes fail EPIPE, a second shutdown is fine."""
+    def peer(self):
+        serve_until_eof()
+
+    def app(self):
+        s = client()
+        s.shutdown(SHUT_RDWR)
+        s.recv(100)
+        s.send(b"x", MSG_NOSIGNAL)
+        s.shutdown(SHUT_RDWR)
+        s.close()
+
+
+class close_unread_data(Case):
+    """close() with unread received data sends RST instead of FIN (RFC 2525 2.17); the peer's read gets ECONNRESET."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.send(b"unread")
+        wait_for("closed")
+        sleep(0.2)
+        c.recv(100)
+        c.send(b"x")
+
+    def app(self):
+        s = client()
+        sleep(0.2)
+        s.fionread()
+        s.close()
+        signal_peer("closed")
+
+
+class linger_zero(Case):
+    """SO_LINGER {1, 0} then close(): an abortive close, RST at once, no TIME-WAIT."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.recv(100)
+        c.recv(100)
+
+    def app(self):
+        s = client()
+        s.send(b"abort")
+        sleep(0.1)
+        s.linger(1, 0)
+        s.close()
+
+
+class linger_positive(Case):
+    """SO_LINGER {1, 2} with a peer that stays: close() returns once the FIN is acknowledged (does not block 2 s)."""
+    def peer(self):
+        serve_until_eof()
+
+    def app(self):
+        s = client()
+        s.send(b"data" * 100)
+        s.linger(1, 2)
+        s.close()
+
+
+class linger_positive_silent_peer(Case):
+    """SO_LINGER {1, 1} and a peer gone silent with data unacknowledged: close() blocks about 1 s."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        peer_go_silent()
+        signal_peer("silent")
+        sleep(2)
+
+    def app(self):
+        s = client()
+        wait_for("silent")
+        s.send(b"lost" * 100)
+        s.linger(1, 1)
+        s.close()
+
+
+class close_listener_with_pending(Case):
+    """Closing a listener with a connection not yet accepted resets that connection."""
+    def peer(self):
+        ready()
+        wait_for("listening")
+        s = Sock("p")
+        s.connect(APP)
+        signal_peer("connected")
+        wait_for("closed")
+        sleep(0.2)
+        s.recv(100)
+
+    def app(self):
+        l = listener(APP)
+        signal_peer("listening")
+        wait_for("connected")
+        sleep(0.1)
+        l.close()
+        signal_peer("closed")
+
+
+class peer_reset_then_close(Case):
+    """The peer resets (linger 0); the app's close() afterwards succeeds and sends nothing."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.linger(1, 0)
+        c.close()
+        signal_peer("reset")
+
+    def app(self):
+        s = client()
+        wait_for("reset")
+        sleep(0.2)
+        s.close()
+
+
+class fin_wait_2_timeout(Case):
+    """The app closes, the peer never does: the orphaned FIN-WAIT-2 ends after tcp_fin_timeout (2 s here); the peer's late data is answered with RST."""
+    SYSCTL = {"net.ipv4.tcp_fin_timeout": 2}
+    TIMEOUT = 12
+
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.recv(100)
+        sleep(3.5)
+        c.send(b"late")
+        sleep(0.2)
+        c.recv(100)
+
+    def app(self):
+        s = client()
+        s.close()
