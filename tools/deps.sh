@@ -8,6 +8,9 @@ pkgs=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config liburing-dev
       # real programs of the end-to-end tests (tests/e2e/prog_*.sh); redis-server
       # brings redis-tools (redis-cli, redis-benchmark)
       curl wget nginx redis-server redis-tools iperf3 netcat-openbsd)
+# tapsock bench (tools/bench): standard tools it runs on both stacks (iperf3, nginx and
+# redis come above), rsvg-convert to turn its SVG charts into PNG
+pkgs+=(sockperf wrk librsvg2-bin)
 
 missing=()
 for p in "${pkgs[@]}"; do
