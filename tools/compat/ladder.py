@@ -130,10 +130,14 @@ def _rel(v, base):
 
 def flows(segs):
     """Split by connection (the pair of ports), in order of first appearance."""
-    out = {}
+    out, gen = {}, {}
     for s in segs:
         k = (s["sport"], s["dport"]) if s["dir"] == ">" else (s["dport"], s["sport"])
-        out.setdefault(k, []).append(s)
+        g = gen.get(k, 0)
+        # a fresh SYN on a used pair of ports is a new connection (after TIME-WAIT, reuse)
+        if s["flags"] & 0x12 == 0x02 and any(not x["flags"] & 0x02 for x in out.get((k, g), [])):
+            g = gen[k] = g + 1
+        out.setdefault((k, g), []).append(s)
     return list(out.values())
 
 

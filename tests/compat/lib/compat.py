@@ -414,6 +414,16 @@ def peer_drop_syns():
          'priority 0;\n  tcp flags & (syn | ack) == syn drop\n }\n}\n' % IFACE)
 
 
+def peer_drop_pure_acks():
+    """Drop the segments carrying only an ACK that reach the peer, until peer_accept_pure_acks()."""
+    _nft('table netdev compat_noack {\n chain in {\n  type filter hook ingress device "%s" '
+         'priority 0;\n  tcp flags == ack drop\n }\n}\n' % IFACE)
+
+
+def peer_accept_pure_acks():
+    _nft("delete table netdev compat_noack\n")
+
+
 def peer_accept_syns():
     _nft("delete table netdev compat_nosyn\n")
 
