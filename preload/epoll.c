@@ -182,9 +182,14 @@ static void item_drop(struct ep *ep, struct ep_item *it)
 	rdy_remove(ep, it);
 	item_disarm(it);
 	ep->items[it->fd] = NULL;
-	ep->nitems--;
 	pl_sock_put(it->s);
 	free(it);
+	/* the last tapsock item gone: the wake-up eventfd goes too, so that the
+	 * pass-through epoll_wait can never see its tagged events */
+	if (--ep->nitems == 0 && ep->wakefd >= 0 && ep->waiters == 0) {
+		real_close(ep->wakefd);
+		ep->wakefd = -1;
+	}
 }
 
 static struct ep_item *item_at(struct ep *ep, int fd)
@@ -209,10 +214,12 @@ static bool item_process(struct ep *ep, struct ep_item *it, struct epoll_event *
 			it->dead = true;
 		it->tok = false;
 	}
-	/* Armed before looking: a publication after this look sends a token. */
-	if (!it->armed && want) {
-		pl_sock_arm(it->s, want);
-		it->armed = want;
+	/* Armed before looking: a publication after this look sends a token. (Errors
+	 * and hang-ups always wake: with no event asked for, arm for input, which
+	 * covers them; EPOLLERR keeps `armed` non-zero.) */
+	if (!it->armed) {
+		it->armed = want | EPOLLERR;
+		pl_sock_arm(it->s, it->armed);
 	}
 	ev = pl_sock_events(it->s);
 	if (it->dead)
