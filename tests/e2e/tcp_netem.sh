@@ -3,7 +3,7 @@
 . "$(dirname "$0")/tcp_lib.sh"
 tcp_e2e_init 45 tcp_netem
 MB=${TCP_NETEM_MB:-20}
-tcp_engine_up --services echo
+tcp_engine_up --services echo --pcap
 command -v tc >/dev/null || tcp_skip "no tc(8)"
 # kernel -> engine: netem on the kernel side of the TAP shapes what the kernel sends
 if tc -n "$NS" qdisc add dev "$TAP" root netem loss 1% reorder 1% delay 1ms 2>"$WORK/tc.err"; then
