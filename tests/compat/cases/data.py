@@ -1,0 +1,323 @@
+"""data.py - moving bytes: flags, timeouts, queue sizes, zero window (RFC 9293 3.8.6, 3.9; RFC 1122 4.2.2.17)."""
+import select
+from compat import *
+
+
+def peer_sends(data, then_close=True, delay=0.0):
+    l = listener(PEER)
+    ready()
+    c = l.accept()
+    sleep(delay)
+    c.send(data)
+    if then_close:
+        wait_for("done")
+        c.close()
+    return c
+
+
+class echo_small(Case):
+    """A request and its echo: the bytes come back unchanged."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        d = c.recv(100)
+        c.send(d or b"")
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.send(b"ping 1234")
+        s.recv(100)
+        s.close()
+
+
+class bulk_to_peer(Case):
+    """4 MB from the app to the peer: every byte arrives, then FIN."""
+    WIRE_DATA_LEN = False
+
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.recv_all()
+        c.close()
+
+    def app(self):
+        s = client()
+        s.sendall(b"z" * (4 << 20))
+        s.close()
+
+
+class bulk_from_peer(Case):
+    """4 MB from the peer to the app: the app reads every byte before EOF."""
+    WIRE_DATA_LEN = False
+
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.sendall(b"y" * (4 << 20))
+        c.close()
+
+    def app(self):
+        s = client()
+        s.recv_all()
+        s.close()
+
+
+class msg_peek(Case):
+    """MSG_PEEK returns the data without consuming it; the next recv() returns it again."""
+    def peer(self):
+        peer_sends(b"peekaboo")
+
+    def app(self):
+        s = client()
+        sleep(0.2)
+        s.recv(4, MSG_PEEK)
+        s.recv(100, MSG_PEEK)
+        s.recv(100)
+        signal_peer("done")
+        s.recv(100, MSG_PEEK)
+        s.recv(100)
+
+
+class msg_waitall(Case):
+    """MSG_WAITALL waits for the whole 3000 bytes the peer sends in three pieces."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        for i in range(3):
+            sleep(0.15)
+            c.send(b"w" * 1000)
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.recv(3000, MSG_WAITALL)
+        s.close()
+
+
+class msg_waitall_eof(Case):
+    """MSG_WAITALL cut short by EOF returns what arrived."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.send(b"short")
+        sleep(0.2)
+        c.close()
+
+    def app(self):
+        s = client()
+        s.recv(1000, MSG_WAITALL)
+        s.recv(1000, MSG_WAITALL)
+
+
+class msg_dontwait(Case):
+    """MSG_DONTWAIT on an empty blocking socket: EAGAIN at once; with data: the data."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        wait_for("tried")
+        c.send(b"now")
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.recv(100, MSG_DONTWAIT)
+        signal_peer("tried")
+        sleep(0.2)
+        s.recv(100, MSG_DONTWAIT)
+        s.close()
+
+
+class nonblocking_recv(Case):
+    """A non-blocking socket: recv() EAGAIN, then data, then 0 at EOF."""
+    def peer(self):
+        peer_sends(b"data", delay=0.2)
+
+    def app(self):
+        s = client()
+        s.setblocking(False)
+        s.recv(100)
+        sleep(0.4)
+        s.recv(100)
+        signal_peer("done")
+        sleep(0.2)
+        s.recv(100)
+
+
+class read_write_calls(Case):
+    """read() and write() on the socket behave as recv() and send()."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.send(c.recv(100) or b"")
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.write(b"via write")
+        s.read(100)
+        s.close()
+
+
+class recv_zero_length(Case):
+    """recv() of 0 bytes returns 0 at once, data or not."""
+    def peer(self):
+        peer_sends(b"abc")
+
+    def app(self):
+        s = client()
+        s.recv(0)
+        sleep(0.2)
+        s.recv(0)
+        s.recv(100)
+        signal_peer("done")
+
+
+class rcvtimeo(Case):
+    """SO_RCVTIMEO 0.3 s: a recv() with nothing to read fails EAGAIN after about 0.3 s."""
+    def peer(self):
+        peer_sends(b"", then_close=True)
+
+    def app(self):
+        s = client()
+        s.timeo(SO_RCVTIMEO, 0.3)
+        s.recv(100)
+        signal_peer("done")
+        s.recv(100)
+
+
+class sndtimeo(Case):
+    """SO_SNDTIMEO 0.3 s and a peer that does not read: a large send() returns a partial count (or EAGAIN) after about 0.3 s."""
+    TIMEOUT = 15
+
+    def peer(self):
+        l = listener(PEER)
+        l.setsockopt(SOL_SOCKET, SO_RCVBUF, 4096)
+        ready()
+        c = l.accept()
+        wait_for("done")
+        c.close()
+
+    def app(self):
+        s = client()
+        s.timeo(SO_SNDTIMEO, 0.3)
+        s.send_until_blocked()
+        s.setblocking(True)
+        r = call("send_big", lambda: s.s.send(b"q" * 65536), args_text="65536 after the buffer filled",
+                 fmt=lambda r: "partial" if 0 < r < 65536 else str(r))
+        signal_peer("done")
+        s.linger(1, 0)
+        s.close()
+
+
+class fionread(Case):
+    """FIONREAD tells how many bytes wait to be read: 0, then 11, then 0 again."""
+    def peer(self):
+        peer_sends(b"eleven byte")
+
+    def app(self):
+        s = client()
+        s.fionread()
+        sleep(0.2)
+        s.fionread()
+        s.recv(100)
+        s.fionread()
+        signal_peer("done")
+
+
+class siocoutq(Case):
+    """SIOCOUTQ counts bytes sent but not acknowledged: 0 after the peer acknowledged, 1000 while the peer is silent."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.recv(2000)
+        signal_peer("got")
+        wait_for("silence")
+        peer_go_silent()
+        signal_peer("silent")
+        sleep(1)
+
+    def app(self):
+        s = client()
+        s.outq()
+        s.send(b"a" * 1000)
+        wait_for("got")
+        sleep(0.1)
+        s.outq()
+        signal_peer("silence")
+        wait_for("silent")
+        s.send(b"b" * 1000)
+        sleep(0.1)
+        s.outq()
+        s.linger(1, 0)
+        s.close()
+
+
+class zero_window(Case):
+    """The peer stops reading: its window closes (win=0), the app probes; when it reads again the rest of 1 MB flows."""
+    WIRE_DATA_LEN = False
+    TIMEOUT = 20
+
+    def peer(self):
+        l = listener(PEER)
+        l.setsockopt(SOL_SOCKET, SO_RCVBUF, 8192)
+        ready()
+        c = l.accept()
+        sleep(1.5)
+        c.recv_all()
+        c.close()
+
+    def app(self):
+        s = client()
+        s.sendall(b"z" * (1 << 20))
+        s.close()
+
+
+class send_buffer_full(Case):
+    """A non-blocking socket to a peer that does not read: send() fills and then fails EAGAIN; POLLOUT is off until the peer reads."""
+    TIMEOUT = 15
+    WIRE_DATA_LEN = False
+
+    def peer(self):
+        l = listener(PEER)
+        l.setsockopt(SOL_SOCKET, SO_RCVBUF, 8192)
+        ready()
+        c = l.accept()
+        wait_for("full")
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.setblocking(False)
+        s.send_until_blocked()
+        poll([s], 0, select.POLLOUT)
+        signal_peer("full")
+        poll([s], 5000, select.POLLOUT)
+        s.linger(1, 0)
+        s.close()
+
+
+class nodelay_small_writes(Case):
+    """TCP_NODELAY: three small writes each go out at once, no waiting for ACKs."""
+    def peer(self):
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        c.recv_all()
+
+    def app(self):
+        s = client()
+        s.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+        s.getsockopt(IPPROTO_TCP, TCP_NODELAY)
+        for i in range(3):
+            s.send(b"n%d" % i)
+            sleep(0.05)
+        s.close()
