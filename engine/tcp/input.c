@@ -47,6 +47,8 @@ void tcp_sync_mss(struct tcp_sock *tp)
 
 	if (mss > our_mss(tp->eng))
 		mss = our_mss(tp->eng);
+	if (tp->pmtu && mss > tp->pmtu - 40u)
+		mss = tp->pmtu - 40u;
 	if (tp->user_mss && tp->user_mss < mss)
 		mss = tp->user_mss;
 	if (tp->ts_ok)
@@ -610,6 +612,9 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 		}
 		tp->retries = 0;
 		tp->retrans_stamp = 0;
+		/* Linux tcp_ack(): "We passed data and got it acked, remove any
+		 * soft error log. Something worked..." */
+		tp->err_soft = 0;
 		a = (struct tcp_cc_ack){ .ack = seg->ack, .acked = data,
 					 .flight = tp->snd_nxt - tp->snd_una, .rtt = rtt,
 					 .app_limited = false };
@@ -1046,6 +1051,34 @@ enum drop_reason tcp_input(struct eng *eng, const struct ip_info *ip, const uint
 	return DROP_TCP_NO_SOCKET;
 }
 
+/* RFC 1191 / Linux tcp_v4_mtu_reduced(): "fragmentation needed" with a next-hop
+ * MTU below the one in use lowers the MSS and resends what was sent too big.
+ * As Linux (ip_rt_min_pmtu), an MTU under 552 is taken as 552; one that does
+ * not lower the MTU is ignored. The resend is Linux's tcp_simple_retransmit:
+ * everything in flight again, in the new size, without a congestion response. */
+void tcp_mtu_reduced(struct tcp_sock *tp, uint16_t mtu, uint64_t now)
+{
+	uint16_t cur = tp->pmtu ? tp->pmtu : (uint16_t)(tp->eng->link ? tp->eng->link->mtu : 1500);
+	uint16_t old_mss = tp->mss;
+
+	if (!mtu)
+		return;       /* RFC 1191 old-style router: no MTU given, nothing to go on */
+	if (mtu < 552)
+		mtu = 552;
+	if (mtu >= cur)
+		return;
+	tp->pmtu = mtu;
+	tcp_sync_mss(tp);
+	if (tp->mss >= old_mss)
+		return;
+	tcp_cc_set_mss(&tp->cc, tp->mss);
+	if (!tcp_in_state(tp, TCPS_SYNCHRONIZED) || tp->snd_una == tp->snd_nxt)
+		return;
+	tp->flags &= ~TF_RTT_TIMING;  /* Karn */
+	tp->snd_nxt = tp->snd_una;
+	tcp_output(tp, now);
+}
+
 /* RFC 5927 / RFC 1122 4.2.3.9: ICMP errors. As Linux tcp_v4_err(): hard while
  * connecting (the attempt fails with the error), soft afterwards (kept in
  * err_soft and reported if the connection then times out). */
@@ -1096,20 +1129,31 @@ void tcp_icmp_error(struct eng *eng, const struct ip_info *inner, const uint8_t 
 	if (!seq_between(seq, tp->snd_una, tp->snd_max + 1))
 		return;
 	if (type == 3 && code == 4) {
-		/* RFC 1191: fragmentation needed: lower the MSS */
-		if (mtu >= 68 && mtu - 40u < tp->peer_mss) {
-			tp->peer_mss = (uint16_t)(mtu - 40);
-			tcp_sync_mss(tp);
-			tcp_cc_set_mss(&tp->cc, tp->mss);
-			tcp_retransmit_head(tp, now);
-		}
+		tcp_mtu_reduced(tp, mtu, now);
 		return;
+	}
+	/* RFC 6069 (Linux tcp_ld_RTO_revert): a network or host unreachable
+	 * about the segment being retransmitted says the path is down, not
+	 * congested: undo one backoff step and retransmit when that RTO is due */
+	if (type == 3 && (code == 0 || code == 1) && tp->retries && seq == tp->snd_una &&
+	    tp->rtt.backoff && tcp_in_state(tp, TCPS_SYNCHRONIZED)) {
+		uint64_t rto, since = now - tp->last_snd;
+
+		tp->rtt.backoff--;
+		rto = tcp_rtt_rto(&tp->rtt);
+		if (since < rto)
+			tcp_timer_arm(eng, &tp->t[TCPT_REXMT], now + (rto - since));
+		else
+			tcp_timer_arm(eng, &tp->t[TCPT_REXMT], now);
 	}
 	if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED)) {
 		eng_count(eng, TCP_ATTEMPT_FAILS);
 		tcp_done(tp, err);
 		tcp_maybe_free(tp);
 	} else {
+		/* Linux tcp_v4_err without IP_RECVERR: a soft error, kept in
+		 * sk_err_soft and reported only if the connection then times
+		 * out (tcp_write_err: sk_err_soft ? : ETIMEDOUT) */
 		tp->err_soft = err;
 	}
 	tcp_run_wakeups(eng);

@@ -381,9 +381,10 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 			len = usable;
 		if (!len)
 			break;
-		if (len < tp->mss && !fin_q) {
-			/* a partial segment: cork and MSG_MORE hold it; Nagle holds it
-			 * while data is unacknowledged, unless TCP_NODELAY */
+		if (len < tp->mss && !fin_q && !seq_lt(tp->snd_nxt, tp->snd_max)) {
+			/* a partial segment of new data (a resend is never held):
+			 * cork and MSG_MORE hold it; Nagle holds it while data is
+			 * unacknowledged, unless TCP_NODELAY */
 			if (len == avail && (tp->flags & (TF_CORK | TF_MORE)) &&
 			    !(tp->flags & TF_CORK_PUSH)) {
 				if (!tcp_timer_on(&tp->t[TCPT_CORK]))

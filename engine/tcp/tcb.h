@@ -154,6 +154,7 @@ struct tcp_sock {
 	uint16_t peer_mss;       /* the peer's MSS option */
 	uint16_t user_mss;       /* TCP_MAXSEG, 0 none */
 	uint16_t rcv_mss;        /* estimate of the peer's segment size (delayed ACK) */
+	uint16_t pmtu;           /* path MTU (RFC 1191), 0 = the link's MTU */
 	uint32_t ts_recent, ts_off; /* RFC 7323 TS.Recent, our TSval offset */
 	uint64_t ts_recent_stamp;
 
@@ -273,6 +274,8 @@ void tcp_enter_quickack_mode(struct tcp_sock *tp, unsigned max);
 void tcp_event_data_recv(struct tcp_sock *tp, uint64_t now);
 void tcp_send_delayed_ack(struct tcp_sock *tp, uint64_t now);
 void tcp_ack_snd_check(struct tcp_sock *tp, uint64_t now);
+/* ICMP fragmentation needed (RFC 1191): lower the MSS, resend (input.c). */
+void tcp_mtu_reduced(struct tcp_sock *tp, uint16_t mtu, uint64_t now);
 
 /* output.c */
 int tcp_output(struct tcp_sock *tp, uint64_t now);      /* send what may be sent */
