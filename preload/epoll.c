@@ -91,6 +91,7 @@ struct ep {
 	int cap, nitems;
 	struct ep_item *rdy_head, *rdy_tail;
 	int waiters;                /* threads sleeping in the kernel on epfd */
+	bool kernel_first;          /* kernel events before the ready list next time */
 	int wakefd;                 /* eventfd in epfd (tagged EP_WAKE_FD), -1 until needed */
 };
 
@@ -687,8 +688,18 @@ static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 
 	pthread_mutex_lock(&ep->mu);
 	for (;;) {
-		n = ep_scan(ep, evs, 0, maxevents);
-		n = ep_fetch(ep, evs, n, maxevents);
+		/* Fairness when maxevents is reached: our ready list and the kernel's
+		 * take turns going first, so neither starves the other (Linux rotates
+		 * level-triggered items to the back of one list). */
+		if (ep->kernel_first) {
+			n = ep_fetch(ep, evs, 0, maxevents);
+			n = ep_scan(ep, evs, n, maxevents);
+		} else {
+			n = ep_scan(ep, evs, 0, maxevents);
+			n = ep_fetch(ep, evs, n, maxevents);
+		}
+		if (n == maxevents)
+			ep->kernel_first = !ep->kernel_first;
 		if (n > 0 || zero)
 			break;
 		/* Nothing ready: every item is armed and off the list; sleep in the

@@ -180,8 +180,14 @@ Test(epoll, epollout_follows_send_room)
 
 	cr_assert_eq(ep_add(ep, s, EPOLLOUT, 0), 0);
 	cr_assert_eq(wait1(ep, 0, NULL), EPOLLOUT);
-	cr_assert(fill_nonblock(s) > 0);
-	cr_assert_eq(wait1(ep, 300, NULL), 0, "EPOLLOUT with a full send buffer");
+	/* fill until it stays full (the engine moves bytes on into TCP meanwhile) */
+	int round;
+	for (round = 0; round < 100; round++) {
+		fill_nonblock(s);
+		if (wait1(ep, 300, NULL) == 0)
+			break;
+	}
+	cr_assert(round < 100, "EPOLLOUT with a full send buffer");
 	pthread_t th;
 	pthread_create(&th, NULL, drain_kernel, &kfd);
 	cr_assert_eq(wait1(ep, 10000, NULL), EPOLLOUT);

@@ -148,16 +148,23 @@ static int outer(int argc, char **argv, int subnet, const char *name)
 
 /* ---- the inner run ---- */
 
-static int inner_subnet;
+/* From the environment, not from main(): Criterion's workers may run a test
+ * without going through our main(). */
+static uint32_t inner_subnet(void)
+{
+	const char *e = getenv("TSK_PLENV_INNER");
+
+	return e ? (uint32_t)atoi(e) & 0xff : 0;
+}
 
 uint32_t plenv_kaddr(void)
 {
-	return htonl(0x0a4d0000u | (uint32_t)inner_subnet << 8 | 1);
+	return htonl(0x0a4d0000u | inner_subnet() << 8 | 1);
 }
 
 uint32_t plenv_eaddr(void)
 {
-	return htonl(0x0a4d0000u | (uint32_t)inner_subnet << 8 | 2);
+	return htonl(0x0a4d0000u | inner_subnet() << 8 | 2);
 }
 
 int plenv_main(int argc, char **argv, int subnet, const char *name)
@@ -166,7 +173,6 @@ int plenv_main(int argc, char **argv, int subnet, const char *name)
 
 	if (!inner)
 		return outer(argc, argv, subnet, name);
-	inner_subnet = atoi(inner);
 	struct criterion_test_set *tests = criterion_initialize();
 	int result = 0;
 	if (criterion_handle_args(argc, argv, true))
