@@ -1,0 +1,304 @@
+/* fdtable.c - fd -> tapsock socket table, socket objects, readiness and waiting (DESIGN decisions 5, 6; psock.h). */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload/pl_int.h"
+
+/* The kernel's fs.nr_open default: fds never go beyond. The table is reserved, not
+ * committed: pages appear only where fds are used. */
+#define PL_MAX_FDS (1 << 20)
+
+static _Atomic(struct pl_sock *) *table;
+static atomic_flag table_once_lock = ATOMIC_FLAG_INIT;
+static atomic_bool table_ready;
+
+/* Structures are never given back to malloc: a racing pl_fd_get() may still touch
+ * one (type-stable memory); the reference count says whether it is live. */
+static struct pl_sock *free_list;
+static atomic_flag free_lock = ATOMIC_FLAG_INIT;
+
+static void spin_lock(atomic_flag *f)
+{
+	while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
+		sched_yield();
+}
+static void spin_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
+
+static bool table_init(void)
+{
+	if (atomic_load_explicit(&table_ready, memory_order_acquire))
+		return true;
+	spin_lock(&table_once_lock);
+	if (!table) {
+		void *p = mmap(NULL, sizeof(*table) * PL_MAX_FDS, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED) {
+			table = p;
+			atomic_store_explicit(&table_ready, true, memory_order_release);
+		}
+	}
+	spin_unlock(&table_once_lock);
+	return table != NULL;
+}
+
+struct pl_sock *pl_fd_get(int fd)
+{
+	struct pl_sock *s;
+
+	if (fd < 0 || fd >= PL_MAX_FDS || !atomic_load_explicit(&table_ready, memory_order_acquire))
+		return NULL;
+	for (;;) {
+		int r;
+
+		s = atomic_load_explicit(&table[fd], memory_order_acquire);
+		if (!s)
+			return NULL;
+		/* take a reference only while it is live (never from 0) */
+		r = atomic_load(&s->refs);
+		while (r > 0 && !atomic_compare_exchange_weak(&s->refs, &r, r + 1))
+			;
+		if (r <= 0)
+			continue;
+		if (atomic_load(&table[fd]) == s)
+			return s;
+		pl_sock_put(s);
+	}
+}
+
+bool pl_fd_is_sock(int fd)
+{
+	return fd >= 0 && fd < PL_MAX_FDS && atomic_load_explicit(&table_ready, memory_order_acquire) &&
+	       atomic_load_explicit(&table[fd], memory_order_relaxed) != NULL;
+}
+
+int pl__fd_set(int fd, struct pl_sock *s)
+{
+	struct pl_sock *old;
+
+	if (fd < 0 || fd >= PL_MAX_FDS || !table_init())
+		return -EMFILE;
+	atomic_fetch_add(&s->refs, 1);
+	old = atomic_exchange(&table[fd], s);
+	if (old)
+		pl_sock_put(old);
+	return 0;
+}
+
+struct pl_sock *pl__fd_take(int fd)
+{
+	if (fd < 0 || fd >= PL_MAX_FDS || !atomic_load_explicit(&table_ready, memory_order_acquire))
+		return NULL;
+	return atomic_exchange(&table[fd], NULL);
+}
+
+struct pl_sock *pl__sock_new(void *shm, size_t size)
+{
+	struct pl_sock *s;
+
+	spin_lock(&free_lock);
+	s = free_list;
+	if (s)
+		free_list = s->free_next;
+	spin_unlock(&free_lock);
+	if (!s && !(s = calloc(1, sizeof(*s))))
+		return NULL;
+	s->shm = shm;
+	s->shm_size = size;
+	s->rx = (uint8_t *)shm + s->shm->rx_off;
+	s->tx = (uint8_t *)shm + s->shm->tx_off;
+	s->domain = s->shm->domain;
+	atomic_store(&s->dead, false);
+	s->free_next = NULL;
+	atomic_store(&s->refs, 1);
+	return s;
+}
+
+void pl_sock_put(struct pl_sock *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	munmap(s->shm, s->shm_size);
+	s->shm = NULL;
+	spin_lock(&free_lock);
+	s->free_next = free_list;
+	free_list = s;
+	spin_unlock(&free_lock);
+}
+
+/* Ring users of one socket (threads, processes) take turns: the rings are single
+ * producer, single consumer. Held only for a copy. */
+void pl__sock_lock(struct pl_sock *s)
+{
+	uint32_t z;
+
+	for (unsigned i = 0;; i++) {
+		z = 0;
+		if (atomic_compare_exchange_weak(&s->shm->lock, &z, 1))
+			return;
+		if (i > 64)
+			sched_yield();
+	}
+}
+
+void pl__sock_unlock(struct pl_sock *s) { atomic_store(&s->shm->lock, 0); }
+
+unsigned pl_sock_events(struct pl_sock *s)
+{
+	struct psock_shm *sh = s->shm;
+	unsigned r, st;
+
+	if (atomic_load(&s->dead))
+		return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR | POLLHUP;
+	r = atomic_load(&sh->ev) & (POLLIN | POLLOUT | POLLHUP | POLLRDHUP);
+	st = atomic_load(&sh->state);
+	if (psock_ring_used(&sh->rx))
+		r |= POLLIN;
+	if ((st & PSOCK_ST_SENDABLE) && psock_ring_used(&sh->tx) < sh->tx_size)
+		r |= POLLOUT;
+	if (atomic_load(&sh->so_error))
+		r |= POLLERR;
+	if (r & POLLIN)
+		r |= POLLRDNORM;
+	if (r & POLLOUT)
+		r |= POLLWRNORM;
+	return r;
+}
+
+static void arm_bits(unsigned events, bool *in, bool *out)
+{
+	*out = events & (POLLOUT | POLLWRNORM | POLLWRBAND);
+	*in = (events & (POLLIN | POLLRDNORM | POLLRDBAND | POLLPRI | POLLRDHUP)) || !*out;
+}
+
+void pl_sock_arm(struct pl_sock *s, unsigned events)
+{
+	bool in, out;
+
+	arm_bits(events, &in, &out);
+	if (in)
+		atomic_fetch_add(&s->shm->wait_in, 1);
+	if (out)
+		atomic_fetch_add(&s->shm->wait_out, 1);
+}
+
+void pl_sock_disarm(struct pl_sock *s, unsigned events)
+{
+	bool in, out;
+
+	arm_bits(events, &in, &out);
+	if (in)
+		atomic_fetch_sub(&s->shm->wait_in, 1);
+	if (out)
+		atomic_fetch_sub(&s->shm->wait_out, 1);
+}
+
+int pl_sock_drain(struct pl_sock *s, int fd)
+{
+	char buf[64];
+	int n = 0;
+
+	for (;;) {
+		ssize_t r = real_recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r > 0) {
+			n++;
+			continue;
+		}
+		if (r == 0) {
+			/* EOF on the placeholder: the engine is gone */
+			atomic_store(&s->dead, true);
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		break;
+	}
+	/* drained first, then allow the next token (psock.h) */
+	atomic_store(&s->shm->tok_pending, 0);
+	return n;
+}
+
+int pl__wait_token(struct pl_sock *s, int fd)
+{
+	char c;
+	ssize_t r = real_recv(fd, &c, 1, MSG_PEEK);
+
+	if (r == 0) {
+		atomic_store(&s->dead, true);
+		return 0;
+	}
+	if (r < 0)
+		return -errno;
+	pl_sock_drain(s, fd);
+	return 0;
+}
+
+void pl__doorbell(int fd)
+{
+	char d = PSOCK_MSG_DOORBELL;
+
+	/* a full placeholder means doorbells are queued already */
+	real_send(fd, &d, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns)
+{
+	uint64_t deadline = timeout_ns >= 0 ? mono_ns() + (uint64_t)timeout_ns : 0;
+	unsigned want = events | POLLERR | POLLHUP;
+
+	for (;;) {
+		unsigned r = pl_sock_events(s) & want;
+		int n;
+
+		if (r)
+			return (int)r;
+		pl_sock_arm(s, events);
+		r = pl_sock_events(s) & want;
+		if (r) {
+			pl_sock_disarm(s, events);
+			return (int)r;
+		}
+		if (timeout_ns < 0) {
+			n = pl__wait_token(s, fd);
+			pl_sock_disarm(s, events);
+			if (n == -EINTR)
+				return -EINTR;
+			if (n == -EAGAIN && timeout_ns == PL_WAIT_RCVTIMEO)
+				return -EAGAIN;
+			/* -EAGAIN: the placeholder's SO_RCVTIMEO (a receive timeout) ran
+			 * out while waiting for something else: wait on */
+			continue;
+		}
+		uint64_t now = mono_ns();
+		if (now >= deadline) {
+			pl_sock_disarm(s, events);
+			return -EAGAIN;
+		}
+		struct timespec ts = { (time_t)((deadline - now) / 1000000000ull),
+				       (long)((deadline - now) % 1000000000ull) };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		n = real_ppoll(&p, 1, &ts, NULL);
+		int e = errno;
+		pl_sock_disarm(s, events);
+		if (n > 0)
+			pl_sock_drain(s, fd);
+		if (n < 0 && e == EINTR)
+			return -EINTR;
+	}
+}

@@ -1,0 +1,42 @@
+/* pl_int.h - helpers shared by the preload library's own files (not for poll/epoll: use pl.h). */
+#ifndef TSK_PRELOAD_PL_INT_H
+#define TSK_PRELOAD_PL_INT_H
+
+#include "preload/pl.h"
+
+/* fd table (fdtable.c) */
+PL_HIDDEN int pl__fd_set(int fd, struct pl_sock *s);      /* takes a reference of its own */
+PL_HIDDEN struct pl_sock *pl__fd_take(int fd);            /* removes; returns the table's reference */
+PL_HIDDEN struct pl_sock *pl__sock_new(void *shm, size_t size);  /* refs 1 */
+PL_HIDDEN void pl__sock_lock(struct pl_sock *s);
+PL_HIDDEN void pl__sock_unlock(struct pl_sock *s);
+/* wait for a token on the placeholder: kernel recv(MSG_PEEK), restarted by the
+ * kernel as SA_RESTART says, SO_RCVTIMEO of the placeholder applies (-EAGAIN) */
+PL_HIDDEN int pl__wait_token(struct pl_sock *s, int fd);
+PL_HIDDEN void pl__doorbell(int fd);
+/* pl_sock_wait() timeout: block in the kernel, the placeholder's SO_RCVTIMEO (the
+ * socket's receive timeout, mirrored there) ends the wait with -EAGAIN */
+#define PL_WAIT_RCVTIMEO (-2)
+
+/* the engine connection (ipc.c) */
+struct pl_reply {
+	int status;
+	uint8_t data[IPC_PAYLOAD_MAX];
+	size_t len;
+	int fds[4];
+	int nfds;
+};
+/* One request about placeholder fd (-1: none). 0 and *rep (status inside), or -errno
+ * when the engine cannot be reached (-ENETDOWN: none runs, -ECONNRESET: it died). */
+PL_HIDDEN int pl__call(uint16_t type, int fd, const void *payload, size_t len, struct pl_reply *rep);
+PL_HIDDEN void pl__rep_close_fds(struct pl_reply *rep);
+PL_HIDDEN int pl__ctl_fd(void);           /* our connection's fd, -1 when none */
+PL_HIDDEN void pl__ctl_forget(int fd);    /* the program closed fd: if it was ours, forget it */
+PL_HIDDEN pid_t pl__engine_pid(void);     /* connects if needed; 0 when no engine */
+PL_HIDDEN void pl__ipc_atfork_child(void);
+
+/* sockets (sock.c) */
+PL_HIDDEN struct pl_sock *pl__attach(int fd, int memfd, const struct psock_info *info);
+PL_HIDDEN void pl__adopt(int fd);         /* fd arrived (exec, SCM_RIGHTS): ours? attach */
+
+#endif

@@ -1,0 +1,1263 @@
+/* sock.c - the interposed socket calls: tapsock TCP sockets with Linux's semantics and errno, everything else to libc (socket(7), tcp(7), ip(7), ipv6(7), signal(7) for restarts). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "preload/pl_int.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int set_errno(int e) { errno = e; return -1; }
+static ssize_t ret_ss(ssize_t r) { if (r < 0) { errno = (int)-r; return -1; } return r; }
+
+/* ---- start-up ---- */
+
+static void atfork_prepare(void) {}
+static void atfork_parent(void) {}
+static void atfork_child(void) { pl__ipc_atfork_child(); }
+
+__attribute__((constructor)) static void pl_init(void)
+{
+	DIR *d;
+	struct dirent *de;
+
+	pl_real_init();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	/* after exec our memory is new but inherited fds are not: find placeholders */
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] == '.' || fd == dfd || fd < 0)
+			continue;
+		pl__adopt(fd);
+	}
+	closedir(d);
+}
+
+static bool is_tcp(int domain, int type, int protocol)
+{
+	return (domain == AF_INET || domain == AF_INET6) &&
+	       (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+	       (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+struct pl_sock *pl__attach(int fd, int memfd, const struct psock_info *info)
+{
+	void *shm = mmap(NULL, info->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	struct pl_sock *s;
+
+	if (shm == MAP_FAILED)
+		return NULL;
+	if (((struct psock_shm *)shm)->magic != PSOCK_SHM_MAGIC ||
+	    ((struct psock_shm *)shm)->version != PSOCK_VERSION ||
+	    !(s = pl__sock_new(shm, info->shm_size))) {
+		munmap(shm, info->shm_size);
+		return NULL;
+	}
+	if (pl__fd_set(fd, s) < 0) {
+		pl_sock_put(s);
+		return NULL;
+	}
+	pl_sock_put(s);   /* the table holds it now */
+	return s;
+}
+
+/* A placeholder is a unix seqpacket socket whose peer is the engine (it created the
+ * pair); only then do we send it to the engine, which knows it or not. We never
+ * write to an fd we are not sure of. */
+void pl__adopt(int fd)
+{
+	struct stat st;
+	struct ucred cred;
+	socklen_t l;
+	int v;
+	pid_t ep;
+	struct pl_reply rep;
+
+	if (pl_fd_is_sock(fd) || fd == pl__ctl_fd())
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	l = sizeof(v);
+	if (real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) < 0 || v != AF_UNIX)
+		return;
+	l = sizeof(v);
+	if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) < 0 || v != SOCK_SEQPACKET)
+		return;
+	l = sizeof(cred);
+	if (real_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 || cred.pid <= 0)
+		return;
+	ep = pl__engine_pid();
+	if (!ep || cred.pid != ep)
+		return;
+	if (pl__call(PSOCK_ATTACH, fd, NULL, 0, &rep) < 0)
+		return;
+	if (rep.status == 0 && rep.nfds == 1 && rep.len >= sizeof(struct psock_info)) {
+		struct psock_info info;
+		memcpy(&info, rep.data, sizeof(info));
+		pl__attach(fd, rep.fds[0], &info);
+	}
+	pl__rep_close_fds(&rep);
+}
+
+/* ---- addresses ---- */
+
+/* sockaddr -> be32 address and port. AF_INET6: IPv4-mapped, :: (any) and ::1
+ * (127.0.0.1); other IPv6 addresses are not reachable (the engine is IPv4). */
+static int addr_in(struct pl_sock *s, const struct sockaddr *sa, socklen_t len, uint32_t *addr,
+		   uint16_t *port, bool for_connect)
+{
+	if (!sa)
+		return -EFAULT;
+	if (s->domain == AF_INET) {
+		struct sockaddr_in in;
+
+		if (len < (socklen_t)sizeof(in))
+			return -EINVAL;
+		memcpy(&in, sa, sizeof(in));
+		if (in.sin_family != AF_INET && !(in.sin_family == AF_UNSPEC && !for_connect &&
+						   in.sin_addr.s_addr == INADDR_ANY))
+			return -EAFNOSUPPORT;
+		*addr = in.sin_addr.s_addr;
+		*port = ntohs(in.sin_port);
+		return 0;
+	}
+	struct sockaddr_in6 in6;
+
+	if (len < (socklen_t)sizeof(in6) || sa->sa_family != AF_INET6)
+		return len < (socklen_t)sizeof(in6) ? -EINVAL : -EAFNOSUPPORT;
+	memcpy(&in6, sa, sizeof(in6));
+	*port = ntohs(in6.sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+		if (atomic_load(&s->shm->v6only))
+			return for_connect ? -ENETUNREACH : -EADDRNOTAVAIL;
+		memcpy(addr, &in6.sin6_addr.s6_addr[12], 4);
+		return 0;
+	}
+	if (IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr)) {
+		*addr = 0;
+		return 0;
+	}
+	if (IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr)) {
+		*addr = htonl(INADDR_LOOPBACK);
+		return 0;
+	}
+	return for_connect ? -ENETUNREACH : -EADDRNOTAVAIL;
+}
+
+static void addr_out(struct pl_sock *s, uint32_t addr, uint16_t port, struct sockaddr *sa,
+		     socklen_t *len)
+{
+	if (!sa || !len)
+		return;
+	if (s->domain == AF_INET) {
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(port),
+					  .sin_addr.s_addr = addr };
+		memcpy(sa, &in, *len < sizeof(in) ? *len : sizeof(in));
+		*len = sizeof(in);
+		return;
+	}
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	if (addr) {
+		in6.sin6_addr.s6_addr[10] = 0xff;
+		in6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&in6.sin6_addr.s6_addr[12], &addr, 4);
+	}
+	memcpy(sa, &in6, *len < sizeof(in6) ? *len : sizeof(in6));
+	*len = sizeof(in6);
+}
+
+/* ---- socket, bind, listen, accept, connect ---- */
+
+static void no_engine_msg(int err)
+{
+	static atomic_int told;
+
+	if (atomic_exchange(&told, 1))
+		return;
+	if (err == -ENETDOWN)
+		pl_log("no engine running in this network namespace (start one with tapsock up)");
+	else
+		pl_log("the engine does not answer: %s", strerror(-err));
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	struct psock_socket_req q = { domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol };
+	struct pl_reply rep;
+	struct psock_info info;
+	int r, fd;
+
+	pl_real_init();
+	if (!is_tcp(domain, type, protocol))
+		return real_socket(domain, type, protocol);
+	r = pl__call(PSOCK_SOCKET, -1, &q, sizeof(q), &rep);
+	if (r < 0) {
+		no_engine_msg(r);
+		return set_errno(ENETDOWN);
+	}
+	if (rep.status < 0) {
+		pl__rep_close_fds(&rep);
+		return set_errno(-rep.status);
+	}
+	if (rep.nfds != 2 || rep.len < sizeof(info)) {
+		pl__rep_close_fds(&rep);
+		return set_errno(EPROTO);
+	}
+	memcpy(&info, rep.data, sizeof(info));
+	fd = rep.fds[0];
+	/* received with MSG_CMSG_CLOEXEC; the placeholder got the lowest free number,
+	 * as socket() gives */
+	if (!(type & SOCK_CLOEXEC))
+		real_fcntl(fd, F_SETFD, 0);
+	if (type & SOCK_NONBLOCK)
+		real_fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK);
+	if (!pl__attach(fd, rep.fds[1], &info)) {
+		pl__rep_close_fds(&rep);
+		return set_errno(ENOMEM);
+	}
+	real_close(rep.fds[1]);
+	return fd;
+}
+
+EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	pl_real_init();
+	return real_socketpair(domain, type, protocol, sv);
+}
+
+/* A simple request about fd: status as return value. */
+static int simple(uint16_t type, int fd, const void *p, size_t len, struct pl_reply *rep)
+{
+	int r = pl__call(type, fd, p, len, rep);
+
+	if (r < 0)
+		return r == -ENETDOWN ? -ENETDOWN : -ECONNRESET;
+	pl__rep_close_fds(rep);
+	return rep->status;
+}
+
+EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pl_sock *s = pl_fd_get(fd);
+	struct psock_addr a = { 0 };
+	struct pl_reply rep;
+	int r;
+
+	if (!s)
+		return (pl_real_init(), real_bind(fd, sa, len));
+	r = addr_in(s, sa, len, &a.addr, &a.port, false);
+	if (!r)
+		r = simple(PSOCK_BIND, fd, &a, sizeof(a), &rep);
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+EXPORT int listen(int fd, int backlog)
+{
+	struct pl_sock *s = pl_fd_get(fd);
+	int32_t b = backlog;
+	struct pl_reply rep;
+	int r;
+
+	if (!s)
+		return (pl_real_init(), real_listen(fd, backlog));
+	r = simple(PSOCK_LISTEN, fd, &b, sizeof(b), &rep);
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+static bool nonblocking(int fd)
+{
+	int fl = real_fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	struct pl_sock *s = pl_fd_get(fd), *c;
+	struct pl_reply rep;
+	struct psock_names nm;
+	int r, nfd;
+
+	if (!s)
+		return (pl_real_init(), flags ? real_accept4(fd, sa, len, flags) : real_accept(fd, sa, len));
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		pl_sock_put(s);
+		return set_errno(EINVAL);
+	}
+	for (;;) {
+		r = pl__call(PSOCK_ACCEPT, fd, NULL, 0, &rep);
+		if (r < 0) {
+			r = -ECONNABORTED;
+			break;
+		}
+		r = rep.status;
+		if (r != -EAGAIN)
+			break;
+		if (nonblocking(fd))
+			break;
+		r = pl_sock_wait(s, fd, POLLIN, PL_WAIT_RCVTIMEO);
+		if (r < 0)
+			break;
+		if (atomic_load(&s->dead)) {
+			r = -ECONNABORTED;
+			break;
+		}
+	}
+	if (r < 0) {
+		pl__rep_close_fds(&rep);
+		pl_sock_put(s);
+		return set_errno(-r);
+	}
+	if (rep.nfds != 2 || rep.len < sizeof(nm)) {
+		pl__rep_close_fds(&rep);
+		pl_sock_put(s);
+		return set_errno(EPROTO);
+	}
+	memcpy(&nm, rep.data, sizeof(nm));
+	nfd = rep.fds[0];
+	if (!(flags & SOCK_CLOEXEC))
+		real_fcntl(nfd, F_SETFD, 0);
+	if (flags & SOCK_NONBLOCK)
+		real_fcntl(nfd, F_SETFL, O_RDWR | O_NONBLOCK);
+	c = pl__attach(nfd, rep.fds[1], &nm.info);
+	real_close(rep.fds[1]);
+	if (!c) {
+		real_close(nfd);
+		pl_sock_put(s);
+		return set_errno(ENOMEM);
+	}
+	if (sa && len)
+		addr_out(s, nm.raddr, nm.rport, sa, len);
+	pl_sock_put(s);
+	return nfd;
+}
+
+EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len) { return do_accept(fd, sa, len, 0); }
+EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) { return do_accept(fd, sa, len, flags); }
+
+/* Wait for a connection attempt to end; 0 connected or -errno. */
+static int connect_wait(struct pl_sock *s, int fd)
+{
+	for (;;) {
+		unsigned st = atomic_load(&s->shm->state);
+		int e = atomic_exchange(&s->shm->so_error, 0);
+
+		if (e)
+			return -e;
+		if (atomic_load(&s->dead))
+			return -ECONNRESET;
+		if (st & (PSOCK_ST_SENDABLE | PSOCK_ST_WAS_CONN))
+			return 0;
+		if (!(st & PSOCK_ST_CONNECTING))
+			return -ECONNREFUSED;
+		int r = pl_sock_wait(s, fd, POLLOUT, -1);
+		if (r == -EINTR)
+			return r;
+	}
+}
+
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pl_sock *s = pl_fd_get(fd);
+	struct psock_addr a = { 0 };
+	struct pl_reply rep;
+	int r;
+
+	if (!s)
+		return (pl_real_init(), real_connect(fd, sa, len));
+	r = addr_in(s, sa, len, &a.addr, &a.port, true);
+	if (!r)
+		r = simple(PSOCK_CONNECT, fd, &a, sizeof(a), &rep);
+	if (r == -EINPROGRESS && !nonblocking(fd))
+		r = connect_wait(s, fd);
+	else if (r == -EALREADY && !nonblocking(fd))
+		r = connect_wait(s, fd);
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+	struct pl_sock *s = pl_fd_get(fd);
+	int32_t h = how;
+	struct pl_reply rep;
+	int r;
+
+	if (!s)
+		return (pl_real_init(), real_shutdown(fd, how));
+	r = simple(PSOCK_SHUTDOWN, fd, &h, sizeof(h), &rep);
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+/* ---- data ---- */
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* Copy up to n ring bytes from ring offset `from` into the iovecs at byte `skip`. */
+static void ring_to_iov(const uint8_t *ring, uint32_t size, uint32_t from, uint32_t n,
+			const struct iovec *iov, int iovcnt, size_t skip)
+{
+	for (int i = 0; i < iovcnt && n; i++) {
+		size_t l = iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		uint8_t *dst = (uint8_t *)iov[i].iov_base + skip;
+		size_t room = l - skip;
+		skip = 0;
+		while (room && n) {
+			uint32_t off = from & (size - 1), c = size - off;
+			if (c > n)
+				c = n;
+			if (c > room)
+				c = (uint32_t)room;
+			memcpy(dst, ring + off, c);
+			dst += c;
+			room -= c;
+			n -= c;
+			from += c;
+		}
+	}
+}
+
+static void iov_to_ring(uint8_t *ring, uint32_t size, uint32_t to, uint32_t n,
+			const struct iovec *iov, int iovcnt, size_t skip)
+{
+	for (int i = 0; i < iovcnt && n; i++) {
+		size_t l = iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		const uint8_t *src = (const uint8_t *)iov[i].iov_base + skip;
+		size_t left = l - skip;
+		skip = 0;
+		while (left && n) {
+			uint32_t off = to & (size - 1), c = size - off;
+			if (c > n)
+				c = n;
+			if (c > left)
+				c = (uint32_t)left;
+			memcpy(ring + off, src, c);
+			src += c;
+			left -= c;
+			n -= c;
+			to += c;
+		}
+	}
+}
+
+static ssize_t sock_recv(struct pl_sock *s, int fd, const struct iovec *iov, int iovcnt, int flags)
+{
+	struct psock_shm *sh = s->shm;
+	size_t want = iov_total(iov, iovcnt), got = 0;
+
+	if (flags & MSG_OOB)
+		return -EINVAL;   /* no urgent data here (as Linux without SO_OOBINLINE data) */
+	if (atomic_load(&sh->state) & PSOCK_ST_LISTEN)
+		return -ENOTCONN;
+	if (!want)
+		return 0;
+	for (;;) {
+		pl__sock_lock(s);
+		uint32_t tail = atomic_load_explicit(&sh->rx.tail, memory_order_relaxed);
+		uint32_t used = atomic_load_explicit(&sh->rx.head, memory_order_acquire) - tail;
+		if (used) {
+			uint32_t n = want - got < used ? (uint32_t)(want - got) : used;
+			ring_to_iov(s->rx, sh->rx_size, tail, n, iov, iovcnt, got);
+			if (!(flags & MSG_PEEK))
+				atomic_store_explicit(&sh->rx.tail, tail + n, memory_order_release);
+			pl__sock_unlock(s);
+			got += n;
+			if (!(flags & MSG_PEEK) && atomic_exchange(&sh->eng_rx_full, 0))
+				pl__doorbell(fd);
+			if (got == want || !(flags & MSG_WAITALL) || (flags & MSG_PEEK))
+				return (ssize_t)got;
+			continue;
+		}
+		pl__sock_unlock(s);
+		if (got && !(flags & MSG_WAITALL))
+			return (ssize_t)got;
+		unsigned st = atomic_load(&sh->state);
+		if (!got) {
+			int e = atomic_exchange(&sh->so_error, 0);
+			if (e)
+				return -e;
+		}
+		if (st & PSOCK_ST_EOF)
+			return (ssize_t)got;
+		if (atomic_load(&s->dead))
+			return got ? (ssize_t)got : -ECONNRESET;
+		if (!(st & (PSOCK_ST_SENDABLE | PSOCK_ST_WAS_CONN | PSOCK_ST_CONNECTING)))
+			return got ? (ssize_t)got : -ENOTCONN;
+		if ((flags & MSG_DONTWAIT) || nonblocking(fd))
+			return got ? (ssize_t)got : -EAGAIN;
+		int r = pl_sock_wait(s, fd, POLLIN, PL_WAIT_RCVTIMEO);
+		if (r < 0)
+			return got ? (ssize_t)got : r;
+	}
+}
+
+static ssize_t sock_send(struct pl_sock *s, int fd, const struct iovec *iov, int iovcnt, int flags)
+{
+	struct psock_shm *sh = s->shm;
+	size_t want = iov_total(iov, iovcnt), sent = 0;
+	ssize_t err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	for (;;) {
+		int e = atomic_exchange(&sh->so_error, 0);
+		unsigned st = atomic_load(&sh->state);
+
+		if (e) {
+			err = -e;
+			goto fail;
+		}
+		if (atomic_load(&s->dead)) {
+			err = -EPIPE;
+			goto fail;
+		}
+		if (!(st & PSOCK_ST_SENDABLE)) {
+			if (st & PSOCK_ST_CONNECTING) {
+				if ((flags & MSG_DONTWAIT) || nonblocking(fd))
+					return -EAGAIN;
+				int r = connect_wait(s, fd);
+				if (r < 0) {
+					err = r;
+					goto fail;
+				}
+				continue;
+			}
+			err = -EPIPE;   /* Linux sk_stream_wait_connect(): not connected is EPIPE */
+			goto fail;
+		}
+		if (!want)
+			return 0;
+		pl__sock_lock(s);
+		uint32_t head = atomic_load_explicit(&sh->tx.head, memory_order_relaxed);
+		uint32_t used = head - atomic_load_explicit(&sh->tx.tail, memory_order_acquire);
+		uint32_t room = sh->tx_size - used, n = want - sent < room ? (uint32_t)(want - sent) : room;
+		if (n) {
+			iov_to_ring(s->tx, sh->tx_size, head, n, iov, iovcnt, sent);
+			atomic_store_explicit(&sh->tx.head, head + n, memory_order_release);
+		}
+		pl__sock_unlock(s);
+		if (n) {
+			sent += n;
+			if (atomic_exchange(&sh->eng_tx_idle, 0))
+				pl__doorbell(fd);
+		}
+		if (sent == want)
+			return (ssize_t)sent;
+		if (n)
+			continue;
+		if ((flags & MSG_DONTWAIT) || nonblocking(fd))
+			return sent ? (ssize_t)sent : -EAGAIN;
+		uint64_t to = atomic_load(&sh->sndtimeo_ns);
+		int r = pl_sock_wait(s, fd, POLLOUT, to ? (int64_t)to : -1);
+		if (r < 0)
+			return sent ? (ssize_t)sent : r;
+	}
+fail:
+	if (sent)
+		return (ssize_t)sent;
+	if (err == -EPIPE && !(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);   /* Linux sk_stream_error() */
+	return err;
+}
+
+#define SOCK_OR_REAL(fd, realcall) \
+	struct pl_sock *s = pl_fd_get(fd); \
+	if (!s) { pl_real_init(); return realcall; }
+
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	SOCK_OR_REAL(fd, real_recv(fd, buf, len, flags));
+	struct iovec v = { buf, len };
+	ssize_t r = sock_recv(s, fd, &v, 1, flags);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa, socklen_t *alen)
+{
+	SOCK_OR_REAL(fd, real_recvfrom(fd, buf, len, flags, sa, alen));
+	struct iovec v = { buf, len };
+	ssize_t r = sock_recv(s, fd, &v, 1, flags);
+	pl_sock_put(s);
+	if (r >= 0 && sa && alen)
+		*alen = 0;   /* TCP does not fill the source address */
+	return ret_ss(r);
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	SOCK_OR_REAL(fd, real_read(fd, buf, len));
+	struct iovec v = { buf, len };
+	ssize_t r = sock_recv(s, fd, &v, 1, 0);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	SOCK_OR_REAL(fd, real_readv(fd, iov, iovcnt));
+	ssize_t r = iovcnt < 0 || iovcnt > IOV_MAX ? -EINVAL : sock_recv(s, fd, iov, iovcnt, 0);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+/* Received fds might be tapsock sockets passed by another process: adopt them. */
+static void adopt_cmsg_fds(struct msghdr *m)
+{
+	if (!m->msg_control || m->msg_controllen < sizeof(struct cmsghdr))
+		return;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < k; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				pl__adopt(fd);
+			}
+		}
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct pl_sock *s = pl_fd_get(fd);
+
+	if (!s) {
+		pl_real_init();
+		ssize_t r = real_recvmsg(fd, m, flags);
+		if (r >= 0)
+			adopt_cmsg_fds(m);
+		return r;
+	}
+	ssize_t r = (int)m->msg_iovlen < 0 || m->msg_iovlen > IOV_MAX ? -EMSGSIZE :
+		    sock_recv(s, fd, m->msg_iov, (int)m->msg_iovlen, flags);
+	pl_sock_put(s);
+	if (r >= 0) {
+		m->msg_namelen = 0;
+		m->msg_controllen = 0;
+		m->msg_flags = 0;
+	}
+	return ret_ss(r);
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *tmo)
+{
+	if (!pl_fd_is_sock(fd)) {
+		pl_real_init();
+		int r = real_recvmmsg(fd, v, n, flags, tmo);
+		for (int i = 0; i < r; i++)
+			adopt_cmsg_fds(&v[i].msg_hdr);
+		return r;
+	}
+	unsigned i;
+	for (i = 0; i < n; i++) {
+		ssize_t r = recvmsg(fd, &v[i].msg_hdr, i ? (flags | MSG_DONTWAIT) & ~MSG_WAITFORONE :
+						      flags & ~MSG_WAITFORONE);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned)r;
+		if (r == 0)
+			return (int)i + 1;
+	}
+	return (int)i;
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	SOCK_OR_REAL(fd, real_send(fd, buf, len, flags));
+	struct iovec v = { (void *)buf, len };
+	ssize_t r = sock_send(s, fd, &v, 1, flags);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa, socklen_t alen)
+{
+	SOCK_OR_REAL(fd, real_sendto(fd, buf, len, flags, sa, alen));
+	struct iovec v = { (void *)buf, len };
+	ssize_t r = sock_send(s, fd, &v, 1, flags);   /* connected TCP: the address is ignored */
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	SOCK_OR_REAL(fd, real_write(fd, buf, len));
+	struct iovec v = { (void *)buf, len };
+	ssize_t r = sock_send(s, fd, &v, 1, 0);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	SOCK_OR_REAL(fd, real_writev(fd, iov, iovcnt));
+	ssize_t r = iovcnt < 0 || iovcnt > IOV_MAX ? -EINVAL : sock_send(s, fd, iov, iovcnt, 0);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	SOCK_OR_REAL(fd, real_sendmsg(fd, m, flags));
+	ssize_t r = (int)m->msg_iovlen < 0 || m->msg_iovlen > IOV_MAX ? -EMSGSIZE :
+		    sock_send(s, fd, m->msg_iov, (int)m->msg_iovlen, flags);
+	pl_sock_put(s);
+	return ret_ss(r);
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	if (!pl_fd_is_sock(fd))
+		return (pl_real_init(), real_sendmmsg(fd, v, n, flags));
+	unsigned i;
+	for (i = 0; i < n; i++) {
+		ssize_t r = sendmsg(fd, &v[i].msg_hdr, flags);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned)r;
+	}
+	return (int)i;
+}
+
+EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	if (pl_fd_is_sock(fd))
+		return set_errno(ESPIPE);
+	return (pl_real_init(), real_pread(fd, buf, len, off));
+}
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	if (pl_fd_is_sock(fd))
+		return set_errno(ESPIPE);
+	return (pl_real_init(), real_pwrite(fd, buf, len, off));
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t len, off_t off)
+{
+	if (pl_fd_is_sock(fd))
+		return set_errno(ESPIPE);
+	return (pl_real_init(), real_pread64(fd, buf, len, off));
+}
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
+{
+	if (pl_fd_is_sock(fd))
+		return set_errno(ESPIPE);
+	return (pl_real_init(), real_pwrite64(fd, buf, len, off));
+}
+
+static ssize_t do_sendfile(int out, int in, off_t *off, size_t count, bool is64)
+{
+	if (!pl_fd_is_sock(out) && !pl_fd_is_sock(in)) {
+		pl_real_init();
+		return is64 ? real_sendfile64(out, in, off, count) : real_sendfile(out, in, off, count);
+	}
+	/* through a buffer: read the file (pread when an offset is given), send it */
+	char buf[65536];
+	size_t done = 0;
+	off_t pos = off ? *off : 0;
+
+	while (done < count) {
+		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
+		ssize_t n = off ? real_pread(in, buf, want, pos) : read(in, buf, want);
+		if (n <= 0) {
+			if (n < 0 && !done)
+				return -1;
+			break;
+		}
+		ssize_t w = send(out, buf, (size_t)n, done ? MSG_DONTWAIT : 0);
+		if (w < 0) {
+			if (!off && done == 0)
+				lseek(in, -n, SEEK_CUR);
+			if (!done)
+				return -1;
+			if (!off)
+				lseek(in, -n, SEEK_CUR);
+			break;
+		}
+		if (!off && w < n)
+			lseek(in, w - n, SEEK_CUR);
+		done += (size_t)w;
+		pos += w;
+		if (w < n)
+			break;
+	}
+	if (off)
+		*off = pos;
+	return (ssize_t)done;
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count) { return do_sendfile(out, in, off, count, false); }
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count) { return do_sendfile(out, in, off, count, true); }
+
+/* ---- names and options ---- */
+
+static int names(int fd, struct psock_names *nm)
+{
+	struct pl_reply rep;
+	int r = simple(PSOCK_NAMES, fd, NULL, 0, &rep);
+
+	if (r < 0)
+		return r;
+	if (rep.len < sizeof(*nm))
+		return -EPROTO;
+	memcpy(nm, rep.data, sizeof(*nm));
+	return 0;
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	SOCK_OR_REAL(fd, real_getsockname(fd, sa, len));
+	struct psock_names nm;
+	int r = !sa || !len ? -EFAULT : names(fd, &nm);
+	if (!r)
+		addr_out(s, nm.laddr, nm.lport, sa, len);
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	SOCK_OR_REAL(fd, real_getpeername(fd, sa, len));
+	struct psock_names nm;
+	int r = !sa || !len ? -EFAULT : names(fd, &nm);
+	if (!r && nm.peer_err)
+		r = nm.peer_err;
+	if (!r)
+		addr_out(s, nm.raddr, nm.rport, sa, len);
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+/* Unsupported options fail loudly: ENOPROTOOPT, and one line on stderr per option. */
+static void unsupported(int level, int name, const char *op)
+{
+	static atomic_ullong told[4];
+	unsigned k = ((unsigned)level * 31u + (unsigned)name) % 256u;
+
+	if (atomic_fetch_or(&told[k / 64], 1ull << (k % 64)) & (1ull << (k % 64)))
+		return;
+	pl_log("%s(level %d, option %d): not supported by tapsock (ENOPROTOOPT)", op, level, name);
+}
+
+static int opt_req(uint16_t type, int fd, int level, int name, const void *val, socklen_t len,
+		   struct pl_reply *rep)
+{
+	uint8_t buf[sizeof(struct psock_opt) + 512];
+	struct psock_opt o = { level, name, (uint32_t)len };
+
+	if (type == PSOCK_SETSOCKOPT) {
+		if (len > 512)
+			return -EINVAL;
+		memcpy(buf, &o, sizeof(o));
+		if (len)
+			memcpy(buf + sizeof(o), val, len);
+		return simple(type, fd, buf, sizeof(o) + len, rep);
+	}
+	return simple(type, fd, &o, sizeof(o), rep);
+}
+
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ull + (uint64_t)tv->tv_usec * 1000ull;
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	SOCK_OR_REAL(fd, real_setsockopt(fd, level, name, val, len));
+	struct pl_reply rep;
+	int r = 0;
+
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+		struct timeval tv;
+		if (!val || len < (socklen_t)sizeof(tv)) {
+			r = -EINVAL;
+		} else {
+			memcpy(&tv, val, sizeof(tv));
+			if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+				r = -EDOM;
+			else if (name == SO_RCVTIMEO) {
+				/* mirrored on the placeholder: the kernel's own receive
+				 * timeout ends our waits, with its restart rules */
+				atomic_store(&s->shm->rcvtimeo_ns, tv.tv_sec < 0 ? 0 : tv_ns(&tv));
+				if (real_setsockopt(fd, level, name, val, len) < 0)
+					r = -errno;
+			} else {
+				atomic_store(&s->shm->sndtimeo_ns, tv.tv_sec < 0 ? 0 : tv_ns(&tv));
+			}
+		}
+	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+		int v;
+		if (s->domain != AF_INET6)
+			r = -ENOPROTOOPT;
+		else if (!val || len < (socklen_t)sizeof(int))
+			r = -EINVAL;
+		else {
+			memcpy(&v, val, sizeof(v));
+			atomic_store(&s->shm->v6only, v != 0);
+		}
+	} else {
+		r = opt_req(PSOCK_SETSOCKOPT, fd, level, name, val, len, &rep);
+		if (r == -ENOPROTOOPT)
+			unsupported(level, name, "setsockopt");
+	}
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	if (!val || !len)
+		return -EFAULT;
+	if (*len < (socklen_t)sizeof(int))
+		return -EINVAL;
+	memcpy(val, &v, sizeof(v));
+	*len = sizeof(int);
+	return 0;
+}
+
+EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	SOCK_OR_REAL(fd, real_getsockopt(fd, level, name, val, len));
+	struct pl_reply rep;
+	int r;
+
+	if (level == SOL_SOCKET && name == SO_ERROR) {
+		int e = atomic_exchange(&s->shm->so_error, 0);
+		if (!e) {
+			r = opt_req(PSOCK_GETSOCKOPT, fd, level, name, NULL, sizeof(int), &rep);
+			if (r == 0 && rep.len == sizeof(int))
+				memcpy(&e, rep.data, sizeof(int));
+		}
+		r = put_int(val, len, e);
+	} else if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+		uint64_t ns = atomic_load(name == SO_RCVTIMEO ? &s->shm->rcvtimeo_ns : &s->shm->sndtimeo_ns);
+		struct timeval tv = { (time_t)(ns / 1000000000ull), (suseconds_t)(ns % 1000000000ull / 1000) };
+		if (!val || !len)
+			r = -EFAULT;
+		else {
+			socklen_t l = *len < (socklen_t)sizeof(tv) ? *len : (socklen_t)sizeof(tv);
+			memcpy(val, &tv, l);
+			*len = l;
+			r = 0;
+		}
+	} else if (level == SOL_SOCKET && name == SO_DOMAIN) {
+		r = put_int(val, len, s->domain);
+	} else if (level == SOL_SOCKET && name == SO_PROTOCOL) {
+		r = put_int(val, len, IPPROTO_TCP);
+	} else if (level == SOL_SOCKET && name == SO_TYPE) {
+		r = put_int(val, len, SOCK_STREAM);
+	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+		r = s->domain != AF_INET6 ? -ENOPROTOOPT : put_int(val, len, atomic_load(&s->shm->v6only));
+	} else if (!val || !len) {
+		r = -EFAULT;
+	} else {
+		r = opt_req(PSOCK_GETSOCKOPT, fd, level, name, NULL, *len, &rep);
+		if (r == -ENOPROTOOPT)
+			unsupported(level, name, "getsockopt");
+		if (r == 0) {
+			socklen_t l = rep.len < *len ? (socklen_t)rep.len : *len;
+			memcpy(val, rep.data, l);
+			*len = l;
+		}
+	}
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+/* ---- fds: close, dup, fcntl, ioctl ---- */
+
+EXPORT int close(int fd)
+{
+	struct pl_sock *s = pl__fd_take(fd);
+
+	pl_real_init();
+	if (s)
+		pl_sock_put(s);   /* the last copy's close is the engine's EOF */
+	pl__ctl_forget(fd);
+	if (pl_epoll_forget)
+		pl_epoll_forget(fd);
+	return real_close(fd);
+}
+
+static void dup_track(int oldfd, int newfd)
+{
+	struct pl_sock *s;
+
+	if (newfd < 0 || newfd == oldfd)
+		return;
+	s = pl__fd_take(newfd);   /* newfd was silently closed */
+	if (s)
+		pl_sock_put(s);
+	pl__ctl_forget(newfd);
+	if (pl_epoll_forget)
+		pl_epoll_forget(newfd);
+	s = pl_fd_get(oldfd);
+	if (s) {
+		pl__fd_set(newfd, s);
+		pl_sock_put(s);
+	}
+}
+
+EXPORT int dup(int fd)
+{
+	pl_real_init();
+	int r = real_dup(fd);
+	dup_track(fd, r);
+	return r;
+}
+
+EXPORT int dup2(int fd, int fd2)
+{
+	pl_real_init();
+	int r = real_dup2(fd, fd2);
+	dup_track(fd, r);
+	return r;
+}
+
+EXPORT int dup3(int fd, int fd2, int flags)
+{
+	pl_real_init();
+	int r = real_dup3(fd, fd2, flags);
+	dup_track(fd, r);
+	return r;
+}
+
+static int do_fcntl(int fd, int cmd, void *arg, bool is64)
+{
+	int r;
+
+	pl_real_init();
+	r = is64 && real_fcntl64 ? real_fcntl64(fd, cmd, arg) : real_fcntl(fd, cmd, arg);
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		dup_track(fd, r);
+	return r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg, false);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg, true);
+}
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	struct pl_sock *s = pl_fd_get(fd);
+	if (!s)
+		return (pl_real_init(), real_ioctl(fd, req, arg));
+	int r = 0;
+	switch (req) {
+	case FIONBIO: {
+		int on, fl = real_fcntl(fd, F_GETFL);
+		if (!arg) {
+			r = -EFAULT;
+			break;
+		}
+		memcpy(&on, arg, sizeof(on));
+		if (fl < 0 || real_fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0)
+			r = -errno;
+		break;
+	}
+	case FIONREAD: {   /* = SIOCINQ */
+		int v;
+		if (atomic_load(&s->shm->state) & PSOCK_ST_LISTEN) {
+			r = -EINVAL;
+			break;
+		}
+		v = (int)psock_ring_used(&s->shm->rx);
+		if (!arg)
+			r = -EFAULT;
+		else
+			memcpy(arg, &v, sizeof(v));
+		break;
+	}
+	case SIOCOUTQ: {
+		struct pl_reply rep;
+		uint32_t q = 0;
+		if (atomic_load(&s->shm->state) & PSOCK_ST_LISTEN) {
+			r = -EINVAL;
+			break;
+		}
+		r = simple(PSOCK_OUTQ, fd, NULL, 0, &rep);
+		if (!r && rep.len == sizeof(q))
+			memcpy(&q, rep.data, sizeof(q));
+		if (!r) {
+			int v = (int)q;
+			if (!arg)
+				r = -EFAULT;
+			else
+				memcpy(arg, &v, sizeof(v));
+		}
+		break;
+	}
+	default:
+		/* FIOCLEX, interface queries (SIOCGIF*) ...: the placeholder is a socket too */
+		pl_sock_put(s);
+		return real_ioctl(fd, req, arg);
+	}
+	pl_sock_put(s);
+	return r < 0 ? set_errno(-r) : 0;
+}
+
+/* ---- processes ---- */
+
+EXPORT pid_t fork(void)
+{
+	pl_real_init();
+	return real_fork();
+}
+
+/* vfork as fork: the child may call into us (socket calls before exec), which
+ * needs its own memory */
+EXPORT pid_t vfork(void)
+{
+	pl_real_init();
+	return real_fork();
+}
+
+/* Keep LD_PRELOAD and TAPSOCK_* in a new environment the program builds: its
+ * children stay on tapsock. */
+static char **keep_env(char *const envp[], char **scratch, size_t cap)
+{
+	static const char *keep[] = { "LD_PRELOAD=", "TAPSOCK_ENGINE=", "TAPSOCK_DEBUG=" };
+	size_t n = 0;
+	bool have[3] = { false, false, false };
+
+	if (!envp)
+		return NULL;
+	for (; envp[n]; n++)
+		for (int k = 0; k < 3; k++)
+			if (!strncmp(envp[n], keep[k], strlen(keep[k])))
+				have[k] = true;
+	if (n + 4 > cap)
+		return (char **)envp;
+	memcpy(scratch, envp, n * sizeof(char *));
+	for (int k = 0; k < 3; k++) {
+		const char *v;
+		if (have[k])
+			continue;
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", (int)strlen(keep[k]) - 1, keep[k]);
+		v = getenv(name);
+		if (!v)
+			continue;
+		for (char **e = environ; e && *e; e++)
+			if (!strncmp(*e, keep[k], strlen(keep[k])))
+				scratch[n++] = *e;
+	}
+	scratch[n] = NULL;
+	return scratch;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	char *scratch[4096];
+
+	pl_real_init();
+	return real_execve(path, argv, keep_env(envp, scratch, 4096));
+}
+
+/* ---- glibc _FORTIFY_SOURCE entry points ---- */
+
+extern void __chk_fail(void) __attribute__((noreturn));
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *sa, socklen_t *alen);
+ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return read(fd, buf, len);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recv(fd, buf, len, flags);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+			      struct sockaddr *sa, socklen_t *alen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, len, flags, sa, alen);
+}
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return pread(fd, buf, len, off);
+}
+
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return pread64(fd, buf, len, off);
+}
