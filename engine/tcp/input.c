@@ -176,6 +176,7 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	tp->c.rport = rport;
 	tp->flags |= TF_PASSIVE | TF_BOUND |
 		     (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_CORK));
+	tcp_bind_hash_add(l->eng->tcp, tp);
 	tp->keep_idle = l->keep_idle;
 	tp->keep_intvl = l->keep_intvl;
 	tp->keep_cnt = l->keep_cnt;
@@ -232,8 +233,9 @@ static enum drop_reason listen_syn(struct tcp_sock *l, const struct ip_info *ip,
 	 * answers with a cookie when tcp_syncookies allows, else drops. */
 	if (l->acceptq_len > (unsigned)l->backlog)
 		return DROP_TCP_LISTEN_OVERFLOW;
-	if (!isn && (p->syncookies == 2 || l->synq_len >= (unsigned)l->backlog ||
-		     eng->tcp->nreq >= p->max_syn_backlog)) {
+	/* inet_csk_reqsk_queue_is_full(): the listener's SYN queue holds up to
+	 * its backlog; past that a cookie (tcp_syncookies 1), or a drop (0) */
+	if (!isn && (p->syncookies == 2 || l->synq_len >= (unsigned)l->backlog)) {
 		struct tcp_seg s;
 		uint16_t mss = (seg->opts & TCPOPT_F_MSS) ? seg->mss : 536;
 		struct tcp_cookie_opts o = {
@@ -273,6 +275,14 @@ static enum drop_reason listen_syn(struct tcp_sock *l, const struct ip_info *ip,
 		tcp_xmit_raw(eng, ip->dst, ip->src, &s, NULL, 0, now);
 		return DROP_NONE;
 	}
+	/* Linux tcp_conn_request(), without cookies: "last quarter of backlog
+	 * is filled with destinations, proven to be alive": once fewer than a
+	 * quarter of tcp_max_syn_backlog slots are left, new SYNs are dropped
+	 * (no peer is "proven" here: there is no TCP metrics cache) */
+	if (!isn && !p->syncookies &&
+	    p->max_syn_backlog - (l->synq_len < p->max_syn_backlog ? l->synq_len : p->max_syn_backlog) <
+		    (p->max_syn_backlog >> 2))
+		return DROP_TCP_LISTEN_OVERFLOW;
 	req = calloc(1, sizeof(*req));
 	if (!req)
 		return DROP_TCP_LISTEN_OVERFLOW;
@@ -301,6 +311,9 @@ static enum drop_reason listen_syn(struct tcp_sock *l, const struct ip_info *ip,
 	req->ts_off = req->ts_ok ? tcp_ts_off(eng->cfg.secret, ip->dst, ip->src) : 0;
 	tcp_hash_add(eng->tcp, &req->c);
 	req->lnext = l->synq;
+	if (l->synq)
+		l->synq->lpprev = &req->lnext;
+	req->lpprev = &l->synq;
 	l->synq = req;
 	l->synq_len++;
 	eng->tcp->nreq++;
@@ -482,6 +495,7 @@ static enum drop_reason rcv_syn_sent(struct tcp_sock *tp, const struct ip_info *
 	tp->irs = seg->seq;
 	tp->rcv_nxt = seg->seq + 1;
 	tp->rcv_wup = tp->rcv_nxt;
+	tp->rcv_adv = tp->rcv_nxt + tp->rcv_wnd;   /* the window our SYN offered */
 	tp->peer_mss = (seg->opts & TCPOPT_F_MSS) ? seg->mss : 536;
 	tp->ws_ok = !!(seg->opts & TCPOPT_F_WS);
 	tp->snd_ws = tp->ws_ok ? (seg->ws > TCP_MAX_WS ? TCP_MAX_WS : seg->ws) : 0;
@@ -515,9 +529,23 @@ static enum drop_reason rcv_syn_sent(struct tcp_sock *tp, const struct ip_info *
 		tp->flags |= TF_WAS_CONN;
 		tcp_set_state(eng, &tp->c, TCPS_ESTABLISHED);
 		tcp_keep_reset(tp, now);
+		tcp_wake(tp);
+		if (seg->len || (seg->flags & TH_FIN)) {
+			/* "If there are other controls or text in the segment,
+			 * then continue processing at the sixth step": Linux
+			 * queues data carried on a SYN-ACK, and a FIN closes
+			 * our receive side. The rest of the segment comes past
+			 * the SYN; its window is the SYN's, unscaled, already taken. */
+			struct tcp_seg rest = *seg;
+
+			rest.flags &= (uint8_t)~TH_SYN;
+			rest.seq = seg->seq + 1;
+			rest.win = (uint16_t)(tp->snd_wnd >> tp->snd_ws);
+			tp->flags |= TF_ACKNOW;
+			return rcv_synchronized(tp, ip, &rest, now);
+		}
 		tcp_send_ack(tp, now);
 		tcp_output(tp, now);
-		tcp_wake(tp);
 		return DROP_NONE;
 	}
 	/* "Otherwise enter SYN-RECEIVED, form a SYN,ACK segment

@@ -104,6 +104,7 @@ void tcp_time_wait(struct tcp_sock *tp, uint64_t now)
 	tp->shut = SHUT_F_RCV | SHUT_F_SEND;
 	if (tw) {
 		tcp_hash_add(eng->tcp, &tw->c);
+		tcp_bind_hash_add_tw(eng->tcp, tw);
 		eng->tcp->ntw++;
 		tcp_set_state(eng, &tw->c, TCPS_TIME_WAIT);
 		tcp_timer_arm(eng, &tw->t, now + eng->cfg.tcp.time_wait);
@@ -218,6 +219,7 @@ static int pick_port(struct tcp_sock *tp)
 		return port;
 	tp->c.lport = (uint16_t)port;
 	tp->flags |= TF_BOUND;
+	tcp_bind_hash_add(eng->tcp, tp);
 	return 0;
 }
 
@@ -238,6 +240,7 @@ int tcp_bind(struct tcp_sock *tp, uint32_t addr, uint16_t port)
 	}
 	tp->c.lport = port;
 	tp->flags |= TF_BOUND;
+	tcp_bind_hash_add(eng->tcp, tp);
 	return 0;
 }
 

@@ -25,6 +25,12 @@ struct tcp_stack *tcp_new(struct eng *eng)
 		free(st);
 		return NULL;
 	}
+	st->bhash = calloc(65536, sizeof(*st->bhash));
+	if (!st->bhash) {
+		free(st->ehash);
+		free(st);
+		return NULL;
+	}
 	timer_heap_init(&st->timers);
 	tcp_ports_init(&st->ports, eng->cfg.secret);
 	return st;
@@ -53,6 +59,7 @@ void tcp_free(struct tcp_stack *st)
 		free(tp);
 	}
 	timer_heap_free(&st->timers);
+	free(st->bhash);
 	free(st->ehash);
 	free(st);
 }
@@ -126,7 +133,9 @@ struct tcp_sock *tcp_lookup_listener(struct tcp_stack *st, uint32_t laddr, uint1
 bool tcp_port_in_use(struct tcp_stack *st, uint32_t laddr, uint16_t port, bool reuse,
 		     const struct tcp_sock *self)
 {
-	for (struct tcp_sock *o = st->all; o; o = o->all_next) {
+	const struct tcp_bind_head *b = &st->bhash[port];
+
+	for (struct tcp_sock *o = b->socks; o; o = o->bnext) {
 		if (o == self || !(o->flags & TF_BOUND) || o->c.lport != port)
 			continue;
 		if (o->c.laddr && laddr && o->c.laddr != laddr)
@@ -138,13 +147,46 @@ bool tcp_port_in_use(struct tcp_stack *st, uint32_t laddr, uint16_t port, bool r
 		return true;
 	}
 	if (!reuse) {
-		for (uint32_t i = 0; i <= st->ehash_mask && st->ntw; i++)
-			for (struct tcp_conn *c = st->ehash[i]; c; c = c->hnext)
-				if (c->kind == TCPK_TW && c->lport == port &&
-				    (!laddr || c->laddr == laddr))
-					return true;
+		for (const struct tcp_tw *tw = b->tws; tw; tw = tw->bnext)
+			if (!laddr || tw->c.laddr == laddr)
+				return true;
 	}
 	return false;
+}
+
+void tcp_bind_hash_add(struct tcp_stack *st, struct tcp_sock *tp)
+{
+	struct tcp_bind_head *b = &st->bhash[tp->c.lport];
+
+	if (tp->bpprev)
+		tcp_bind_hash_del(tp);
+	tp->bnext = b->socks;
+	if (b->socks)
+		b->socks->bpprev = &tp->bnext;
+	b->socks = tp;
+	tp->bpprev = &b->socks;
+}
+
+void tcp_bind_hash_del(struct tcp_sock *tp)
+{
+	if (!tp->bpprev)
+		return;
+	*tp->bpprev = tp->bnext;
+	if (tp->bnext)
+		tp->bnext->bpprev = tp->bpprev;
+	tp->bnext = NULL;
+	tp->bpprev = NULL;
+}
+
+void tcp_bind_hash_add_tw(struct tcp_stack *st, struct tcp_tw *tw)
+{
+	struct tcp_bind_head *b = &st->bhash[tw->c.lport];
+
+	tw->bnext = b->tws;
+	if (b->tws)
+		b->tws->bpprev = &tw->bnext;
+	b->tws = tw;
+	tw->bpprev = &b->tws;
 }
 
 void tcp_timer_arm(struct eng *eng, struct tcp_tnode *t, uint64_t when)
@@ -163,13 +205,11 @@ void tcp_req_free(struct eng *eng, struct tcp_req *req)
 
 	tcp_timer_stop(eng, &req->t);
 	tcp_hash_del(eng->tcp, &req->c);
-	if (l) {
-		for (struct tcp_req **pp = &l->synq; *pp; pp = &(*pp)->lnext)
-			if (*pp == req) {
-				*pp = req->lnext;
-				l->synq_len--;
-				break;
-			}
+	if (l && req->lpprev) {
+		*req->lpprev = req->lnext;
+		if (req->lnext)
+			req->lnext->lpprev = req->lpprev;
+		l->synq_len--;
 	}
 	eng->tcp->nreq--;
 	free(req);
@@ -179,6 +219,11 @@ void tcp_tw_free(struct eng *eng, struct tcp_tw *tw)
 {
 	tcp_timer_stop(eng, &tw->t);
 	tcp_hash_del(eng->tcp, &tw->c);
+	if (tw->bpprev) {
+		*tw->bpprev = tw->bnext;
+		if (tw->bnext)
+			tw->bnext->bpprev = tw->bpprev;
+	}
 	eng->tcp->ntw--;
 	free(tw);
 }
@@ -228,6 +273,7 @@ void tcp_sock_destroy(struct tcp_sock *tp)
 	for (int i = 0; i < TCPT__MAX; i++)
 		tcp_timer_stop(eng, &tp->t[i]);
 	tcp_hash_del(st, &tp->c);
+	tcp_bind_hash_del(tp);
 	if (tp->flags & TF_WAKE) {
 		for (struct tcp_sock **pp = &st->wake_head; *pp; pp = &(*pp)->wake_next)
 			if (*pp == tp) {

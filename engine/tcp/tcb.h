@@ -88,7 +88,7 @@ struct tcp_req {
 	struct tcp_conn c;
 	struct tcp_tnode t;
 	struct tcp_sock *listener;
-	struct tcp_req *lnext;   /* the listener's SYN queue */
+	struct tcp_req *lnext, **lpprev; /* the listener's SYN queue */
 	uint32_t iss, irs;
 	uint32_t ts_recent, ts_off;
 	uint16_t mss;            /* peer's MSS option (536 if none) */
@@ -102,6 +102,7 @@ struct tcp_req {
 struct tcp_tw {
 	struct tcp_conn c;
 	struct tcp_tnode t;
+	struct tcp_tw *bnext, **bpprev; /* the bind hash (bind conflicts, Linux tw_bind_node) */
 	uint32_t snd_nxt, rcv_nxt;
 	uint32_t ts_recent, ts_off;
 	uint16_t rcv_win;        /* window to advertise, already scaled down */
@@ -137,7 +138,8 @@ enum { SHUT_F_RCV = 1, SHUT_F_SEND = 2 };
 struct tcp_sock {
 	struct tcp_conn c;
 	struct eng *eng;
-	struct tcp_sock *all_next, *all_prev; /* every full socket, for ss and bind */
+	struct tcp_sock *all_next, *all_prev; /* every full socket, for ss */
+	struct tcp_sock *bnext, **bpprev;     /* bound sockets of this port (bind hash) */
 	struct tcp_tnode t[TCPT__MAX];
 	unsigned flags;
 	uint8_t shut;
@@ -203,8 +205,16 @@ struct tcp_sock {
 	struct tcp_sock *wake_next;
 };
 
+/* Linux's bind hash (inet_bind_bucket) in its simplest form: one head per
+ * local port, so bind/connect conflict checks never scan every socket. */
+struct tcp_bind_head {
+	struct tcp_sock *socks;
+	struct tcp_tw *tws;
+};
+
 struct tcp_stack {
 	struct eng *eng;
+	struct tcp_bind_head *bhash; /* 65536 heads, by local port */
 	struct tcp_conn **ehash; /* 4-tuple -> sock, req, tw */
 	uint32_t ehash_mask;
 	struct tcp_sock *listeners; /* linked through lis_next */
@@ -236,6 +246,10 @@ struct tcp_conn *tcp_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport
 			    uint32_t raddr, uint16_t rport);
 void tcp_hash_add(struct tcp_stack *st, struct tcp_conn *c);
 void tcp_hash_del(struct tcp_stack *st, struct tcp_conn *c);
+/* The bind hash: a socket joins it once it has a local port (TF_BOUND). */
+void tcp_bind_hash_add(struct tcp_stack *st, struct tcp_sock *tp);
+void tcp_bind_hash_del(struct tcp_sock *tp);
+void tcp_bind_hash_add_tw(struct tcp_stack *st, struct tcp_tw *tw);
 struct tcp_sock *tcp_lookup_listener(struct tcp_stack *st, uint32_t laddr, uint16_t lport);
 bool tcp_port_in_use(struct tcp_stack *st, uint32_t laddr, uint16_t port, bool reuse,
 		     const struct tcp_sock *self);

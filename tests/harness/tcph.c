@@ -92,7 +92,7 @@ enum drop_reason seg_in(const struct segspec *sp)
 	if (sp->len)
 		memcpy(th + hl, sp->data, sp->len);
 	tot = hl + sp->len;
-	put_be16(th + 16, csum_fold(csum_partial(th, tot, csum_pseudo(htonl(PEER_ADDR),
+	put_be16(th + 16, csum_fold(csum_partial(th, tot, csum_pseudo(htonl(sp->saddr ? sp->saddr : PEER_ADDR),
 		 htonl(US_ADDR), IPPROTO_TCP, (uint16_t)tot))));
 	if (sp->bad_csum)
 		th[16] ^= 0x55;
@@ -105,7 +105,7 @@ enum drop_reason seg_in(const struct segspec *sp)
 	put_be16(ip + 6, 0x4000);
 	ip[8] = 64;
 	ip[9] = IPPROTO_TCP;
-	put_be32(ip + 12, PEER_ADDR);
+	put_be32(ip + 12, sp->saddr ? sp->saddr : PEER_ADDR);
 	put_be32(ip + 16, US_ADDR);
 	put_be16(ip + 10, csum_fold(csum_partial(ip, 20, 0)));
 	eng_input(F.eng, frame, 14 + 20 + tot, 0, F.now);

@@ -48,6 +48,7 @@ struct segspec {
 	const void *data;
 	uint32_t len;
 	int bad_csum;
+	uint32_t saddr;           /* the peer's address, host order (0: PEER_ADDR) */
 };
 
 struct fx {
