@@ -449,7 +449,7 @@ static int do_rr(const struct sockaddr_in *to, size_t size, double secs)
 	struct samples s = { 0 };
 	char *buf = malloc(size), *back = malloc(size);
 	int fd = tcp_connect(to, true), r = 0;
-	uint64_t end, t;
+	uint64_t end, t, warm_end;
 	long warm = 200;
 
 	if (fd < 0) {
@@ -458,10 +458,11 @@ static int do_rr(const struct sockaddr_in *to, size_t size, double secs)
 	}
 	memcpy(buf, pattern, size);
 	end = now_ns() + (uint64_t)(secs * 1e9);
+	warm_end = now_ns() + (uint64_t)(secs * 1e8);   /* at most a tenth of the time */
 	while ((t = now_ns()) < end && !stop_flag) {
 		if ((r = write_all(fd, buf, size)) < 0 || (r = read_all(fd, back, size)) < 0)
 			break;
-		if (warm > 0)
+		if (warm > 0 && now_ns() < warm_end)
 			warm--;   /* first exchanges warm caches and the window up */
 		else
 			sample_add(&s, now_ns() - t);
