@@ -1,0 +1,122 @@
+/* test_fdtable.c - the preload library's fd table and readiness from shared memory, without an engine (psock.h). */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "preload/pl_int.h"
+
+static struct psock_shm *fake_shm(size_t *size)
+{
+	*size = PSOCK_HDR_SIZE + 2 * 4096;
+	struct psock_shm *sh = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(sh != MAP_FAILED);
+	sh->magic = PSOCK_SHM_MAGIC;
+	sh->version = PSOCK_VERSION;
+	sh->rx_off = PSOCK_HDR_SIZE;
+	sh->rx_size = 4096;
+	sh->tx_off = PSOCK_HDR_SIZE + 4096;
+	sh->tx_size = 4096;
+	sh->domain = AF_INET;
+	return sh;
+}
+
+Test(pl_fdtable, unknown_fds_are_not_ours)
+{
+	cr_assert_null(pl_fd_get(0));
+	cr_assert_null(pl_fd_get(-1));
+	cr_assert_null(pl_fd_get(1 << 21));
+	cr_assert(!pl_fd_is_sock(5));
+}
+
+Test(pl_fdtable, set_get_dup_and_close_keep_references)
+{
+	size_t size;
+	struct psock_shm *sh = fake_shm(&size);
+	struct pl_sock *s = pl__sock_new(sh, size);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(pl__fd_set(40, s), 0);
+	cr_assert_eq(pl__fd_set(41, s), 0);   /* a dup */
+	pl_sock_put(s);                        /* only the table holds it now */
+	cr_assert_eq(atomic_load(&s->refs), 2);
+	struct pl_sock *g = pl_fd_get(41);
+	cr_assert_eq(g, s);
+	cr_assert_eq(atomic_load(&s->refs), 3);
+	pl_sock_put(g);
+	pl_sock_put(pl__fd_take(40));
+	cr_assert_null(pl_fd_get(40));
+	cr_assert(pl_fd_is_sock(41));
+	cr_assert_eq(atomic_load(&s->refs), 1);
+	pl_sock_put(pl__fd_take(41));          /* last: unmapped, back on the free list */
+	cr_assert_null(pl_fd_get(41));
+	cr_assert_eq(atomic_load(&s->refs), 0);
+}
+
+Test(pl_fdtable, readiness_from_the_rings_and_state)
+{
+	size_t size;
+	struct psock_shm *sh = fake_shm(&size);
+	struct pl_sock *s = pl__sock_new(sh, size);
+
+	cr_assert_eq(pl_sock_events(s), 0, "a fresh socket in no state is not ready");
+	atomic_store(&sh->state, PSOCK_ST_SENDABLE);
+	cr_assert(pl_sock_events(s) & POLLOUT);
+	cr_assert(!(pl_sock_events(s) & POLLIN));
+	atomic_store(&sh->tx.head, 4096);      /* send ring full: not writable */
+	cr_assert(!(pl_sock_events(s) & POLLOUT));
+	atomic_store(&sh->rx.head, 10);        /* bytes to read */
+	cr_assert(pl_sock_events(s) & (POLLIN | POLLRDNORM));
+	atomic_store(&sh->rx.tail, 10);
+	cr_assert(!(pl_sock_events(s) & POLLIN));
+	atomic_store(&sh->ev, POLLIN | POLLRDHUP);   /* EOF published by the engine */
+	cr_assert(pl_sock_events(s) & POLLRDHUP);
+	atomic_store(&sh->so_error, 104);
+	cr_assert(pl_sock_events(s) & POLLERR);
+	atomic_store(&s->dead, true);
+	cr_assert_eq(pl_sock_events(s) & (POLLERR | POLLHUP), POLLERR | POLLHUP);
+	pl_sock_put(s);
+}
+
+Test(pl_fdtable, arming_counts_waiters_per_direction)
+{
+	size_t size;
+	struct psock_shm *sh = fake_shm(&size);
+	struct pl_sock *s = pl__sock_new(sh, size);
+
+	pl_sock_arm(s, POLLIN);
+	pl_sock_arm(s, POLLOUT);
+	pl_sock_arm(s, POLLIN | POLLOUT);
+	pl_sock_arm(s, 0);                     /* errors only: counts as a reader */
+	cr_assert_eq(atomic_load(&sh->wait_in), 3);
+	cr_assert_eq(atomic_load(&sh->wait_out), 2);
+	pl_sock_disarm(s, POLLIN);
+	pl_sock_disarm(s, POLLOUT);
+	pl_sock_disarm(s, POLLIN | POLLOUT);
+	pl_sock_disarm(s, 0);
+	cr_assert_eq(atomic_load(&sh->wait_in), 0);
+	cr_assert_eq(atomic_load(&sh->wait_out), 0);
+	pl_sock_put(s);
+}
+
+Test(pl_fdtable, drain_reads_tokens_and_sees_engine_eof)
+{
+	size_t size;
+	struct psock_shm *sh = fake_shm(&size);
+	struct pl_sock *s = pl__sock_new(sh, size);
+	int sv[2];
+
+	pl_real_init();
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	atomic_store(&sh->tok_pending, 1);
+	cr_assert_eq(send(sv[0], "T", 1, 0), 1);
+	cr_assert_eq(send(sv[0], "T", 1, 0), 1);
+	cr_assert_eq(pl_sock_drain(s, sv[1]), 2);
+	cr_assert_eq(atomic_load(&sh->tok_pending), 0, "the next token is allowed after a drain");
+	cr_assert(!atomic_load(&s->dead));
+	close(sv[0]);
+	pl_sock_drain(s, sv[1]);
+	cr_assert(atomic_load(&s->dead), "EOF on the placeholder means the engine is gone");
+	close(sv[1]);
+	pl_sock_put(s);
+}
