@@ -342,10 +342,25 @@ static int xmit_data(struct tcp_sock *tp, uint32_t seq, uint32_t len, bool fin, 
 	return xmit(tp, &s, off, now);
 }
 
+/* Linux tcp_current_mss(): the MSS less the SACK blocks the next segment will
+ * carry (tp->mss already has the timestamp taken off). Without it a full
+ * segment plus SACK blocks exceeds the MTU and IP refuses it (-EMSGSIZE). */
+static uint32_t cur_mss(struct tcp_sock *tp)
+{
+	struct tcp_sack_blk blk[4];
+	unsigned n;
+
+	if (!tp->sack_ok || tcp_ofo_empty(&tp->ofo))
+		return tp->mss;
+	n = (unsigned)tcp_ofo_sack(&tp->ofo, blk, tp->ts_ok ? 3 : 4);
+	return n ? tp->mss - (4u + 8u * n) : tp->mss;
+}
+
 /* Resend the first unacknowledged segment (fast retransmit, RTO). */
 int tcp_retransmit_head(struct tcp_sock *tp, uint64_t now)
 {
-	uint32_t avail = ring_len(&tp->snd), len = avail < tp->mss ? avail : tp->mss;
+	uint32_t mss = cur_mss(tp);
+	uint32_t avail = ring_len(&tp->snd), len = avail < mss ? avail : mss;
 	bool fin = (tp->flags & TF_FIN_QUEUED) && len == avail && seq_gt(tp->snd_max, tp->fin_seq);
 
 	if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED))
@@ -373,7 +388,8 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 		uint32_t wnd = tp->snd_wnd < tp->cc.cwnd ? tp->snd_wnd : tp->cc.cwnd;
 		uint32_t flight = tp->snd_nxt - tp->snd_una;
 		uint32_t usable = wnd > flight ? wnd - flight : 0;
-		uint32_t len = avail < tp->mss ? avail : tp->mss;
+		uint32_t mss = cur_mss(tp);
+		uint32_t len = avail < mss ? avail : mss;
 		bool fin_q = tp->flags & TF_FIN_QUEUED;
 		bool fin;
 
@@ -381,7 +397,7 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 			len = usable;
 		if (!len)
 			break;
-		if (len < tp->mss && !fin_q && !seq_lt(tp->snd_nxt, tp->snd_max)) {
+		if (len < mss && !fin_q && !seq_lt(tp->snd_nxt, tp->snd_max)) {
 			/* a partial segment of new data (a resend is never held):
 			 * cork and MSG_MORE hold it; Nagle holds it while data is
 			 * unacknowledged, unless TCP_NODELAY */
