@@ -17,6 +17,10 @@ Normalise (what is compared, and why each rule is there):
   follows delayed-ACK timing, except: the first ACK of the other side's SYN or FIN, an ACK
   that closes or reopens the window, and an ACK below the sender's highest sequence number
   (a keepalive or window probe).
+- a pure ACK of a SYN or FIN is left out when a later segment of the same side (data, FIN)
+  carries that acknowledgment too.
+- bulk cases (WIRE_DATA_LEN False): only the segments with data or control flags, without
+  sequence numbers of data or window states.
 - a pure ACK immediately followed by a FIN with the same acknowledgment number is folded
   into the FIN: whether the ACK of a FIN rides on the application's own FIN depends on how
   fast the application closed after reading EOF, on the kernel as on tapsock.
@@ -265,7 +269,22 @@ def _fold1(lad, data_len=True):
             prev["n"] = prev.get("n", 1) + 1
             continue
         out.append(e)
+    # the ACK of a SYN or FIN that a later segment of the same side carries again: whether
+    # it went alone first followed scheduling (delayed ACK, how fast the app wrote)
+    keep = []
+    for i, e in enumerate(out):
+        if (e["flags"] == "." and not e["len"] and not e.get("probe") and e["ack"] is not None
+                and any(x["dir"] == e["dir"] and not (x["flags"] == "." and not x["len"])
+                        and x["ack"] is not None and x["ack"] >= e["ack"] for x in out[i + 1:])):
+            continue
+        keep.append(e)
+    out = keep
     if not data_len:
+        out = [e for e in out if not (e["flags"] == "." and not e["len"])]
+        for e in out:
+            if e["len"]:
+                e["seq"] = None
+            e["win0"] = False
         for e in out:
             if e["len"]:
                 e["len"] = -1

@@ -147,6 +147,7 @@ class shut_rdwr(Case):
         s.shutdown(SHUT_RDWR)
         s.recv(100)
         s.send(b"x", MSG_NOSIGNAL)
+        sleep(0.3)
         s.shutdown(SHUT_RDWR)
         s.close()
 

@@ -220,11 +220,17 @@ class sndtimeo(Case):
 class fionread(Case):
     """FIONREAD tells how many bytes wait to be read: 0, then 11, then 0 again."""
     def peer(self):
-        peer_sends(b"eleven byte")
+        l = listener(PEER)
+        ready()
+        c = l.accept()
+        wait_for("asked")
+        c.send(b"eleven byte")
+        wait_for("done")
 
     def app(self):
         s = client()
         s.fionread()
+        signal_peer("asked")
         sleep(0.2)
         s.fionread()
         s.recv(100)
