@@ -19,6 +19,8 @@ const struct tcp_cc_ops *tcp_cc_find(const char *name)
 {
 	if (!strcmp(name, "newreno") || !strcmp(name, "reno"))
 		return &tcp_cc_newreno;
+	if (!strcmp(name, "cubic"))
+		return &tcp_cc_cubic;
 	return NULL;
 }
 

@@ -84,7 +84,8 @@ struct tcp_cc {
 };
 
 extern const struct tcp_cc_ops tcp_cc_newreno;
-/* Algorithm by name ("newreno", "reno"), NULL if unknown. */
+extern const struct tcp_cc_ops tcp_cc_cubic;   /* RFC 9438, Linux's default */
+/* Algorithm by name ("cubic"; "reno" or "newreno"), NULL if unknown. */
 const struct tcp_cc_ops *tcp_cc_find(const char *name);
 
 /* Start a connection: cwnd = IW = 10 segments as Linux (RFC 6928's

@@ -182,6 +182,7 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	tp->keep_cnt = l->keep_cnt;
 	tp->linger2 = l->linger2;
 	tp->user_mss = l->user_mss;
+	tp->cc_ops = l->cc_ops;
 	tp->sndbuf = l->sndbuf;
 	tp->rcvbuf = l->rcvbuf;
 	ring_set_limit(&tp->snd, tp->sndbuf);
@@ -216,7 +217,7 @@ static void child_sync(struct tcp_sock *tp, uint32_t iss, uint32_t irs, uint16_t
 	tcp_sync_mss(tp);
 	tp->rcv_mss = tp->mss < 536 ? tp->mss : 536;
 	tp->rcv_adv = tp->rcv_nxt + 65535;  /* what the SYN-ACK offered, at most */
-	tcp_cc_init(&tp->cc, &tcp_cc_newreno, tp->mss, iss);
+	tcp_cc_init(&tp->cc, tp->cc_ops, tp->mss, iss);
 	tp->last_rcv = now;
 	tp->c.state = TCPS_SYN_RECEIVED; /* continues the request record's state */
 }
@@ -513,7 +514,7 @@ static enum drop_reason rcv_syn_sent(struct tcp_sock *tp, const struct ip_info *
 	tp->max_snd_wnd = tp->snd_wnd;
 	tp->snd_wl1 = seg->seq;
 	tp->snd_wl2 = seg->ack;
-	tcp_cc_init(&tp->cc, &tcp_cc_newreno, tp->mss, tp->iss);
+	tcp_cc_init(&tp->cc, tp->cc_ops, tp->mss, tp->iss);
 	if (seg->flags & TH_ACK) {
 		/* "If SND.UNA > ISS (our SYN has been ACKed), change the connection
 		 * state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>" */

@@ -637,6 +637,27 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 		tp->linger = lg.l_linger > 0 ? SEC((uint64_t)lg.l_linger) : 0;
 		return 0;
 	}
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		/* Linux tcp_set_congestion_control: by name; an unknown one is ENOENT */
+		char nm[16] = { 0 };
+		const struct tcp_cc_ops *ops;
+
+		if (!val || len < 1)
+			return -EINVAL;
+		memcpy(nm, val, len < sizeof(nm) - 1 ? len : sizeof(nm) - 1);
+		ops = tcp_cc_find(nm);
+		if (!ops)
+			return -ENOENT;
+		tp->cc_ops = ops;
+		if (tcp_in_state(tp, TCPS_SYNCHRONIZED)) {
+			/* as Linux: the new algorithm starts from the current window */
+			uint32_t cwnd = tp->cc.cwnd, ssthresh = tp->cc.ssthresh;
+			tcp_cc_init(&tp->cc, ops, tp->mss, tp->snd_una);
+			tp->cc.cwnd = cwnd;
+			tp->cc.ssthresh = ssthresh;
+		}
+		return 0;
+	}
 	if ((err = get_int(val, len, &v)))
 		return err;
 	if (level == SOL_SOCKET) {
@@ -798,6 +819,19 @@ int tcp_getsockopt(struct tcp_sock *tp, int level, int name, void *val, socklen_
 	if (level != IPPROTO_TCP)
 		return -ENOPROTOOPT;
 	switch (name) {
+	case TCP_CONGESTION: {
+		/* Linux names: "cubic", "reno" (TCP_CA_NAME_MAX 16) */
+		const char *nm = tp->cc_ops == &tcp_cc_newreno ? "reno" : tp->cc_ops->name;
+		socklen_t n;
+
+		if (!val || !len)
+			return -EINVAL;
+		n = *len < 16 ? *len : 16;
+		memset(val, 0, n);
+		memcpy(val, nm, strlen(nm) < n ? strlen(nm) : n);
+		*len = n;
+		return 0;
+	}
 	case TCP_NODELAY:
 		return put_int(val, len, !!(tp->flags & TF_NODELAY));
 	case TCP_CORK:

@@ -250,6 +250,9 @@ struct tcp_sock *tcp_sock_alloc(struct eng *eng)
 	ring_init(&tp->rcv, tp->rcvbuf);
 	tcp_ofo_init(&tp->ofo, tp->rcvbuf / 2);
 	tcp_rtt_init(&tp->rtt, p->rto_initial, p->rto_min, p->rto_max);
+	tp->cc_ops = tcp_cc_find(p->congestion);
+	if (!tp->cc_ops)
+		tp->cc_ops = &tcp_cc_cubic;
 	tp->keep_idle = p->keep_idle;
 	tp->keep_intvl = p->keep_intvl;
 	tp->keep_cnt = p->keep_cnt;

@@ -169,6 +169,7 @@ struct tcp_sock {
 
 	struct tcp_rtt rtt;
 	struct tcp_cc cc;
+	const struct tcp_cc_ops *cc_ops; /* TCP_CONGESTION, from the engine's default */
 	uint32_t rtt_seq;        /* timed segment (TF_RTT_TIMING) */
 	uint64_t rtt_start;
 	uint64_t retrans_stamp;  /* first transmission of the oldest retransmitted segment */

@@ -32,6 +32,7 @@ struct tcp_params {
 	unsigned max_syn_backlog;/* tcp_max_syn_backlog */
 	unsigned somaxconn;      /* net.core.somaxconn 4096 */
 	uint16_t port_lo, port_hi; /* ip_local_port_range 32768 60999 */
+	char congestion[16];     /* tcp_congestion_control: "cubic" (Linux's default) or "reno" */
 };
 
 #define TCP_PARAMS_DEFAULT {                                           \
@@ -41,7 +42,7 @@ struct tcp_params {
 	.synack_retries = 5, .retries2 = 15, .orphan_retries = 0,      \
 	.keep_idle = 7200000000000ull, .keep_intvl = 75000000000ull,   \
 	.keep_cnt = 9, .syncookies = 1, .max_syn_backlog = 1024,       \
-	.somaxconn = 4096, .port_lo = 32768, .port_hi = 60999 }
+	.somaxconn = 4096, .port_lo = 32768, .port_hi = 60999, .congestion = "cubic" }
 
 struct tcp_stack;
 struct tcp_stack *tcp_new(struct eng *eng);

@@ -206,3 +206,55 @@ Test(tcp_data, receive_window_never_shrinks_and_fills)
 	cr_assert_eq(tcp_recv_avail(F.s), 8000, "avail %zu", tcp_recv_avail(F.s));
 	cr_assert_eq(seg(.data = big, .len = 1000), DROP_TCP_RCVBUF_FULL);
 }
+
+/* Linux tcp_current_mss(): a data segment that carries SACK blocks is shorter by
+ * their length, so header + payload still fit the MTU (else IP refuses it and the
+ * data, often a retransmission, never leaves). */
+Test(tcp_data, segment_with_sack_blocks_fits_the_mtu)
+{
+	const struct tcp_seg *o;
+
+	fx_established_opts(TCPOPT_F_MSS | TCPOPT_F_SACKOK | TCPOPT_F_TS);
+	seg(.seq = PISS + 11, .data = "xyz", .len = 3, .opts = TCPOPT_F_TS, .tsval = 5001);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->nsack, 1);
+	cr_assert_eq(tcp_send(F.s, big, 3000, 0, F.now), 3000);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->nsack, 1, "the data segment carries the SACK block");
+	/* MTU 1500 - 20 IP - 20 TCP - 12 timestamps - 12 one SACK block */
+	cr_assert_eq(o->len, 1436, "payload %u", o->len);
+	cr_assert_eq(fx_drops(DROP_NONE), 0);
+}
+
+/* Everything up to the right edge we offered is taken, also when the window
+ * scale rounds the never-shrinking window up past the buffer's limit. */
+Test(tcp_data, data_up_to_the_offered_edge_is_accepted)
+{
+	const struct tcp_seg *o;
+	uint32_t edge = 0;
+	int zero = 0;
+
+	fx_established_opts(TCPOPT_F_MSS | TCPOPT_F_WS);
+	for (int i = 0; i < 5000 && !zero; i++) {
+		uint32_t len;
+
+		while ((o = pop_out()))
+			edge = o->ack + ((uint32_t)o->win << 7);
+		if (!edge)
+			edge = F.p_seq + 65535;
+		if (edge == F.p_seq) {
+			fx_advance(MSEC(300));  /* a delayed ACK may still be due */
+			while ((o = pop_out()))
+				edge = o->ack + ((uint32_t)o->win << 7);
+			zero = edge == F.p_seq;
+			continue;
+		}
+		len = edge - F.p_seq < 1000 ? edge - F.p_seq : 1000;
+		cr_assert_eq(seg(.data = big, .len = len), DROP_NONE,
+			     "%u bytes at %u inside the offered window refused (edge %u)",
+			     len, F.p_seq - PISS - 1, edge - PISS - 1);
+		F.p_seq += len;
+	}
+	cr_assert(zero, "the window closed once the buffer was full");
+	cr_assert_eq(fx_drops(DROP_TCP_RCVBUF_FULL), 0);
+}
