@@ -710,20 +710,8 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 	}
 	*fin_end = seq + len;
 	if (seq == tp->rcv_nxt) {
+		int n = ring_write(&tp->rcv, data, len);
 		bool had_ofo = !tcp_ofo_empty(&tp->ofo);
-		int n;
-
-		/* Data inside the window we advertised is accepted: the never-shrink
-		 * rule rounds the window up to the scale unit, so the right edge may
-		 * lie a little past the ring's limit (Linux's receive memory is soft
-		 * there too). Grow the limit by at most that slack. */
-		if (ring_space(&tp->rcv) < len && seq_leq(seq + len, tp->rcv_adv)) {
-			uint32_t need = len - ring_space(&tp->rcv);
-
-			if (need <= (1u << tp->rcv_ws))
-				ring_set_limit(&tp->rcv, tp->rcv.limit + need);
-		}
-		n = ring_write(&tp->rcv, data, len);
 
 		if (n <= 0) {
 			/* zero window (Linux: TCPZEROWINDOWDROP, out_of_window) */
