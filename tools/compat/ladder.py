@@ -282,8 +282,9 @@ def _fold1(lad, data_len=True):
     if not data_len:
         out = [e for e in out if not (e["flags"] == "." and not e["len"])]
         for e in out:
-            if e["len"]:
+            if e["len"] or "F" in e["flags"]:
                 e["seq"] = None
+                e["len"] = -1 if e["flags"] == "." else 0
             e["win0"] = False
         for e in out:
             if e["len"]:

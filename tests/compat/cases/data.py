@@ -178,6 +178,7 @@ class recv_zero_length(Case):
         s.recv(0)
         s.recv(100)
         signal_peer("done")
+        s.recv(100)
 
 
 class rcvtimeo(Case):
@@ -236,6 +237,7 @@ class fionread(Case):
         s.recv(100)
         s.fionread()
         signal_peer("done")
+        s.recv(100)
 
 
 class siocoutq(Case):

@@ -28,7 +28,7 @@ class rebind_client_port(Case):
 
 
 class rebind_client_port_reuseaddr(Case):
-    """The same with SO_REUSEADDR on the new socket: bind() succeeds, connect() to the same peer is EADDRNOTAVAIL."""
+    """The same with SO_REUSEADDR on the new socket: bind() succeeds, and Linux lets connect() to the same peer reuse the TIME-WAIT pair."""
     def peer(self):
         peer_closes_after_eof()
 
