@@ -37,9 +37,18 @@ int tcp_xmit_raw(struct eng *eng, uint32_t laddr, uint32_t raddr, struct tcp_seg
 	}
 	sum = csum_pseudo(laddr, raddr, IPPROTO_TCP, (uint16_t)tot);
 	if (eng->link && (eng->link->features & LINK_F_TX_CSUM)) {
-		/* the link sums from csum_start on and adds the pseudo-header we store */
+		/* the link sums from csum_start on and adds the pseudo-header we store
+		 * (for TSO, of each segment: the length is left out of the sum, as the
+		 * virtio-net header wants, Linux tcp_v4_gso_segment) */
+		if (s->gso_size && s->len > s->gso_size) {
+			sum = csum_pseudo(laddr, raddr, IPPROTO_TCP, 0);
+			p->off.flags = PKT_OFF_CSUM | PKT_OFF_TSO4;
+			p->off.gso_size = s->gso_size;
+			p->off.hdr_len = (uint16_t)(14 + 20 + hl);
+		} else {
+			p->off.flags = PKT_OFF_CSUM;
+		}
 		put_be16(h + 16, (uint16_t)~csum_fold(sum));
-		p->off.flags = PKT_OFF_CSUM;
 		p->off.csum_start = 14 + 20;
 		p->off.csum_offset = 16;
 	} else {
@@ -312,6 +321,8 @@ static bool fin_sent(const struct tcp_sock *tp)
 	return (tp->flags & TF_FIN_QUEUED) && seq_gt(tp->snd_nxt, tp->fin_seq);
 }
 
+static uint32_t cur_mss(struct tcp_sock *tp);
+
 /* One data segment [seq, seq+len) from the send ring, with FIN when it ends at
  * the queued FIN. */
 static int xmit_data(struct tcp_sock *tp, uint32_t seq, uint32_t len, bool fin, uint64_t now)
@@ -322,6 +333,8 @@ static int xmit_data(struct tcp_sock *tp, uint32_t seq, uint32_t len, bool fin, 
 
 	seg_init(tp, &s, seq, TH_ACK, now);
 	s.len = len;
+	if (len > cur_mss(tp))
+		s.gso_size = (uint16_t)cur_mss(tp); /* TSO: the link cuts it into segments */
 	if (len && seq + len == end_data)
 		s.flags |= TH_PSH;
 	if (fin)
@@ -372,6 +385,21 @@ int tcp_retransmit_head(struct tcp_sock *tp, uint64_t now)
 	return xmit_data(tp, tp->snd_una, len, fin, now);
 }
 
+/* Largest payload of one frame: one MSS, or with TSO on the link (LINK_F_TSO4
+ * and checksum offload, Linux sk_can_gso) as many whole MSS as fit in one
+ * 64 KB IPv4 packet (Linux tcp_tso_autosize, without its pacing-rate bound). */
+static uint32_t tcp_tso_max(const struct tcp_sock *tp, uint32_t mss)
+{
+	const struct link *l = tp->eng->link;
+	uint32_t room;
+
+	if (!l || (l->features & (LINK_F_TSO4 | LINK_F_TX_CSUM)) != (LINK_F_TSO4 | LINK_F_TX_CSUM) ||
+	    !mss)
+		return mss;
+	room = 65535u - 20u - 60u;
+	return room - room % mss;
+}
+
 /* Send what the windows, Nagle and cork allow (RFC 9293 3.8.6.2.1 sender SWS,
  * RFC 896 / RFC 1122 4.2.3.4 Nagle, RFC 5681 cwnd). Returns segments sent. */
 int tcp_output(struct tcp_sock *tp, uint64_t now)
@@ -389,12 +417,16 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 		uint32_t flight = tp->snd_nxt - tp->snd_una;
 		uint32_t usable = wnd > flight ? wnd - flight : 0;
 		uint32_t mss = cur_mss(tp);
-		uint32_t len = avail < mss ? avail : mss;
+		uint32_t max = tcp_tso_max(tp, mss);
+		uint32_t len = avail < max ? avail : max;
 		bool fin_q = tp->flags & TF_FIN_QUEUED;
 		bool fin;
 
 		if (len > usable)
 			len = usable;
+		/* a TSO frame carries whole segments, but for the tail of the queue */
+		if (len > mss && len < avail)
+			len -= len % mss;
 		if (!len)
 			break;
 		if (len < mss && !fin_q && !seq_lt(tp->snd_nxt, tp->snd_max)) {

@@ -50,6 +50,7 @@ struct tcp_seg {
 	struct tcp_sack_blk sack[TCP_MAX_SACK];
 	const uint8_t *data;     /* payload, inside the received buffer */
 	uint32_t len;            /* payload bytes */
+	uint16_t gso_size;       /* output only: TSO, split into segments of this size (0: none) */
 };
 
 /* Sequence space a segment occupies: SYN and FIN count one each (RFC 9293 3.4). */

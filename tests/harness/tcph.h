@@ -64,9 +64,12 @@ struct fx {
 	unsigned events;          /* events seen by the callback (or-ed) */
 	unsigned ncb;             /* callback calls */
 	struct tcp_seg out;       /* last segment popped */
+	struct pkt_off out_off;   /* its offloads (checksum, TSO) */
 	uint8_t out_data[65536];
 };
 extern struct fx F;
+/* Features of the memory link of the next fx_setup (LINK_F_*, 0 by default). */
+extern uint32_t fx_link_features;
 
 void fx_setup(void);
 void fx_teardown(void);
