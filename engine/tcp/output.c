@@ -77,8 +77,17 @@ uint16_t tcp_rcv_window(struct tcp_sock *tp)
 	wnd &= ~((1u << tp->rcv_ws) - 1);
 	cur = seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 	if (wnd < cur) {
+		/* Never shrink: the edge we offered stays where it is. The field
+		 * counts units of 2^ws, so it says up to 2^ws - 1 bytes more; that
+		 * rounding is not recorded as a new edge, or the edge would creep
+		 * forward with every ACK while the buffer fills (Linux hides the
+		 * same creep in its soft receive memory; our buffer is exact). A
+		 * byte in that sliver is outside the window and is sent again. */
 		uint32_t a = (1u << tp->rcv_ws) - 1;
-		wnd = (cur + a) & ~a;
+
+		tp->rcv_wnd = cur;
+		tp->rcv_wup = tp->rcv_nxt;
+		return (uint16_t)(((cur + a) & ~a) >> tp->rcv_ws);
 	}
 	tp->rcv_wnd = wnd;
 	tp->rcv_adv = tp->rcv_nxt + wnd;
