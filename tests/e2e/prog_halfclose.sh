@@ -17,17 +17,17 @@ wait_listen kern 7101 $BG
 
 tsk_mark
 check "nc -N on tapsock: sends 700 KB, EOF, then gets sha256sum's answer"
-got=$(tsk 20 nc -N "$KADDR" 7100 < "$WORK/in" 2> "$WORK/nc.err") || { show "$WORK/nc.err"; cfail "nc exited $?"; }
+got=$(tsk 20 nc -N "$KADDR" 7100 < "$WORK/in" 2> "$WORK/nc.err") || { rc=$?; show "$WORK/nc.err"; cfail "nc: $(status $rc)"; }
 [ "$got" = "$want_sum" ] || cfail "answer '$got'"
 pass
 
 check "nc -N on tapsock: sends 700 KB, EOF, then receives all 700 KB of sort's output"
-tsk 20 nc -N "$KADDR" 7101 < "$WORK/in" > "$WORK/got1" 2> "$WORK/nc.err" || { show "$WORK/nc.err"; cfail "nc exited $?"; }
+tsk 20 nc -N "$KADDR" 7101 < "$WORK/in" > "$WORK/got1" 2> "$WORK/nc.err" || { rc=$?; show "$WORK/nc.err"; cfail "nc: $(status $rc)"; }
 [ "$(sha "$WORK/got1")" = "$want_sorted" ] || cfail "$(stat -c %s "$WORK/got1") bytes, not sort's output"
 pass
 
 check "socat on tapsock as the client: the same, sort's output after EOF"
-tsk 20 socat -t 10 - TCP:"$KADDR":7101 < "$WORK/in" > "$WORK/got2" 2> "$WORK/socat.err" || { show "$WORK/socat.err"; cfail "socat exited $?"; }
+tsk 20 socat -t 10 - TCP:"$KADDR":7101 < "$WORK/in" > "$WORK/got2" 2> "$WORK/socat.err" || { rc=$?; show "$WORK/socat.err"; cfail "socat: $(status $rc)"; }
 [ "$(sha "$WORK/got2")" = "$want_sorted" ] || cfail "$(stat -c %s "$WORK/got2") bytes, not sort's output"
 tsk_grew tcp_active_opens 3
 pass
@@ -37,7 +37,7 @@ bg tsk 55 socat -t 10 TCP-LISTEN:7102,reuseaddr,fork EXEC:sort
 wait_listen tsk 7102 $BG
 tsk_mark
 check "socat on tapsock as the server: a kernel nc -N sends 700 KB and EOF, receives sort's output"
-kern 20 nc -N "$EADDR" 7102 < "$WORK/in" > "$WORK/got3" 2> "$WORK/knc.err" || { show "$WORK/knc.err"; cfail "nc exited $?"; }
+kern 20 nc -N "$EADDR" 7102 < "$WORK/in" > "$WORK/got3" 2> "$WORK/knc.err" || { rc=$?; show "$WORK/knc.err"; cfail "nc: $(status $rc)"; }
 [ "$(sha "$WORK/got3")" = "$want_sorted" ] || cfail "$(stat -c %s "$WORK/got3") bytes, not sort's output"
 pass
 check "twice more, at the same time"

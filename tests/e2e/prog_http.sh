@@ -15,7 +15,7 @@ wait_listen kern 8000 $kpid
 tsk_mark
 check "curl on tapsock fetches 10 MB from a kernel http.server"
 tsk 30 curl -sS --fail -o "$WORK/got/curl" "http://$KADDR:8000/big" 2> "$WORK/curl.err" ||
-	{ show "$WORK/curl.err"; cfail "curl exited $?"; }
+	{ rc=$?; show "$WORK/curl.err"; cfail "curl: $(status $rc)"; }
 [ "$(sha "$WORK/got/curl")" = "$want" ] ||
 	cfail "sha256 differs ($(stat -c %s "$WORK/got/curl") bytes received)"
 tsk_grew tcp_active_opens 1
@@ -23,7 +23,7 @@ pass "sha256 ok"
 
 check "wget on tapsock fetches 10 MB from a kernel http.server"
 tsk 30 wget -q -O "$WORK/got/wget" "http://$KADDR:8000/big" 2> "$WORK/wget.err" ||
-	{ show "$WORK/wget.err"; cfail "wget exited $?"; }
+	{ rc=$?; show "$WORK/wget.err"; cfail "wget: $(status $rc)"; }
 [ "$(sha "$WORK/got/wget")" = "$want" ] ||
 	cfail "sha256 differs ($(stat -c %s "$WORK/got/wget") bytes received)"
 pass "sha256 ok"
@@ -42,7 +42,7 @@ wait_listen tsk 8001 $tpid
 tsk_mark
 check "kernel curl fetches 10 MB from http.server on tapsock"
 kern 30 curl -sS --fail -o "$WORK/got/kcurl" "http://$EADDR:8001/big" 2> "$WORK/kcurl.err" ||
-	{ show "$WORK/kcurl.err" "$WORK/tserver.log"; cfail "curl exited $?"; }
+	{ rc=$?; show "$WORK/kcurl.err" "$WORK/tserver.log"; cfail "curl: $(status $rc)"; }
 [ "$(sha "$WORK/got/kcurl")" = "$want" ] ||
 	cfail "sha256 differs ($(stat -c %s "$WORK/got/kcurl") bytes received)"
 tsk_grew tcp_passive_opens 1
@@ -50,7 +50,7 @@ pass "sha256 ok"
 
 check "kernel wget fetches it again, and a missing file is a 404"
 kern 30 wget -q -O "$WORK/got/kwget" "http://$EADDR:8001/big" 2> "$WORK/kwget.err" ||
-	{ show "$WORK/kwget.err" "$WORK/tserver.log"; cfail "wget exited $?"; }
+	{ rc=$?; show "$WORK/kwget.err" "$WORK/tserver.log"; cfail "wget: $(status $rc)"; }
 [ "$(sha "$WORK/got/kwget")" = "$want" ] || cfail "sha256 differs"
 code=$(kern 10 curl -s -o /dev/null -w '%{http_code}' "http://$EADDR:8001/nothing-here")
 [ "$code" = 404 ] || cfail "status $code for a missing file"

@@ -28,9 +28,11 @@ run() {
 	local side=$1 addr=$2 port=$3 what=$4 out
 	shift 4
 	out=$WORK/$side-$port$*.json
+	# the iperf3 server listens anew after each test: wait for it
+	if [ "$side" = tsk ]; then wait_listen kern "$port"; else wait_listen tsk "$port"; fi
 	check "$what"
 	$side 50 iperf3 -c "$addr" -p "$port" -n "$BYTES" -J "$@" > "$out" 2> "$out.err" ||
-		{ show "$out" "$out.err"; cfail "iperf3 exited $?"; }
+		{ rc=$?; show "$out" "$out.err"; cfail "iperf3: $(status $rc)"; }
 	check_json "$out" > "$out.sum" 2>&1 || { show "$out.sum"; cfail "byte counts"; }
 	pass "$(cat "$out.sum")"
 }

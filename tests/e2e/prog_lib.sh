@@ -156,6 +156,14 @@ tsk_grew() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# status RC: a command's exit status in words (timeout(1) gives 124, or 137 after -k)
+status() {
+	case $1 in
+	124 | 137) echo "timed out" ;;
+	*) echo "exit status $1" ;;
+	esac
+}
+
 # show FILE...: a file's tail, for a failing check
 show() {
 	local f

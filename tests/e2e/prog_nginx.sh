@@ -29,7 +29,7 @@ ip netns exec "$NS" "${NGINX[@]}" -t -q 2> "$WORK/nginx-t.err" ||
 
 tsk_mark
 check "nginx starts on tapsock: a master and its www-data workers"
-tsk 20 "${NGINX[@]}" 2> "$WORK/nginx.err" || { show "$WORK/nginx.err" "$D/logs/error.log"; cfail "nginx exited $?"; }
+tsk 20 "${NGINX[@]}" 2> "$WORK/nginx.err" || { rc=$?; show "$WORK/nginx.err" "$D/logs/error.log"; cfail "nginx: $(status $rc)"; }
 for _ in $(seq 50); do [ -s "$D/nginx.pid" ] && break; sleep 0.1; done
 master=$(cat "$D/nginx.pid" 2>/dev/null)
 [ -n "$master" ] || { show "$D/logs/error.log"; cfail "no pid file"; }
@@ -41,7 +41,7 @@ pass "master $master, $workers workers"
 
 check "the default page is served"
 kern 10 curl -sS --fail "http://$EADDR:8080/" > "$WORK/index.html" 2> "$WORK/curl.err" ||
-	{ show "$WORK/curl.err" "$D/logs/error.log"; cfail "curl exited $?"; }
+	{ rc=$?; show "$WORK/curl.err" "$D/logs/error.log"; cfail "curl: $(status $rc)"; }
 cmp -s "$WORK/index.html" "$D/www/index.nginx-debian.html" || cfail "the page differs from the file"
 pass
 
