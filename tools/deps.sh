@@ -11,6 +11,9 @@ pkgs=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config liburing-dev
 # tapsock bench (tools/bench): standard tools it runs on both stacks (iperf3, nginx and
 # redis come above), rsvg-convert to turn its SVG charts into PNG
 pkgs+=(sockperf wrk librsvg2-bin)
+# lossy-path tests and the compatibility suite drop packets with nftables (this
+# kernel has no netem)
+pkgs+=(nftables)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -26,5 +29,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# nginx and redis-server are test programs here, not services of this machine:
+# keep their packages from starting them system-wide (invoke-rc.d asks policy-rc.d)
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+	$sudo chmod +x "$policy"
+	made_policy=1
+fi
+trap '[ -n "$made_policy" ] && $sudo rm -f "$policy"' EXIT
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
