@@ -543,6 +543,9 @@ int loop_new(const struct loop_params *p, struct loop **out, char *err, size_t e
 	if (p->psock) {
 		struct psock_srv_watch w = { .arg = lp, .watch = ps_watch, .unwatch = ps_unwatch };
 		psock_srv_set_watch(p->psock, &w);
+		/* `tapsock ss` shows the processes that hold each connection */
+		if (p->ipc)
+			ipc_server_set_ss(p->ipc, psock_srv_format_ss, p->psock);
 	}
 	*out = lp;
 	return 0;

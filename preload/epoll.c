@@ -222,9 +222,10 @@ static bool item_process(struct ep *ep, struct ep_item *it, struct epoll_event *
 		it->armed = want | EPOLLERR;
 		pl_sock_arm(it->s, it->armed);
 	}
-	ev = pl_sock_events(it->s);
+	/* dead: everything, but a dead listener that told its error (pl.h) */
 	if (it->dead)
-		ev |= EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP;
+		atomic_store(&it->s->dead, true);
+	ev = pl_sock_events(it->s);
 	ev &= want | EPOLLERR | EPOLLHUP;
 	if (!ev)
 		return false;  /* armed, off the list: a token brings it back */

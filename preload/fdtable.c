@@ -114,6 +114,7 @@ struct pl_sock *pl__sock_new(void *shm, size_t size)
 	s->tx = (uint8_t *)shm + s->shm->tx_off;
 	s->domain = s->shm->domain;
 	atomic_store(&s->dead, false);
+	atomic_store(&s->dead_told, false);
 	s->free_next = NULL;
 	atomic_store(&s->refs, 1);
 	return s;
@@ -153,8 +154,11 @@ unsigned pl_sock_events(struct pl_sock *s)
 	struct psock_shm *sh = s->shm;
 	unsigned r, st;
 
-	if (atomic_load(&s->dead))
+	if (atomic_load(&s->dead)) {
+		if ((atomic_load(&sh->state) & PSOCK_ST_LISTEN) && atomic_load(&s->dead_told))
+			return 0;
 		return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR | POLLHUP;
+	}
 	r = atomic_load(&sh->ev) & (POLLIN | POLLOUT | POLLHUP | POLLRDHUP);
 	st = atomic_load(&sh->state);
 	if (psock_ring_used(&sh->rx))
@@ -223,14 +227,29 @@ int pl_sock_drain(struct pl_sock *s, int fd)
 	}
 	/* drained first, then allow the next token (psock.h) */
 	atomic_store(&s->shm->tok_pending, 0);
+	if (n > 0) {
+		/* Was it another sleeper's? The kernel woke at most one thread asleep in
+		 * recv() on the placeholder, maybe not the one whose condition holds,
+		 * and maybe none (we drained it before the woken one looked): when a
+		 * blocked sleeper may want what is ready now, the doorbell makes the
+		 * engine publish again, with a token (psock.h blk_in/blk_out). */
+		unsigned ev = pl_sock_events(s);
+		if ((atomic_load(&s->shm->blk_in) && (ev & (POLLIN | POLLERR | POLLHUP | POLLRDHUP))) ||
+		    (atomic_load(&s->shm->blk_out) && (ev & (POLLOUT | POLLERR | POLLHUP))))
+			pl__doorbell(fd);
+	}
 	return n;
 }
 
-int pl__wait_token(struct pl_sock *s, int fd)
+int pl__wait_token(struct pl_sock *s, int fd, unsigned events)
 {
+	_Atomic uint32_t *blk = (events & POLLOUT) ? &s->shm->blk_out : &s->shm->blk_in;
 	char c;
-	ssize_t r = real_recv(fd, &c, 1, MSG_PEEK);
+	ssize_t r;
 
+	atomic_fetch_add(blk, 1);
+	r = real_recv(fd, &c, 1, MSG_PEEK);
+	atomic_fetch_sub(blk, 1);
 	if (r == 0) {
 		atomic_store(&s->dead, true);
 		return 0;
@@ -275,7 +294,7 @@ int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns)
 			return (int)r;
 		}
 		if (timeout_ns < 0) {
-			n = pl__wait_token(s, fd);
+			n = pl__wait_token(s, fd, events);
 			pl_sock_disarm(s, events);
 			if (n == -EINTR)
 				return -EINTR;

@@ -122,7 +122,8 @@ void pl__rep_close_fds(struct pl_reply *rep)
 	rep->nfds = 0;
 }
 
-static int call_locked(uint16_t type, int fd, const void *payload, size_t len, struct pl_reply *rep)
+static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size_t len,
+		       struct pl_reply *rep)
 {
 	uint8_t msg[IPC_MSG_MAX];
 	union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } u;
@@ -143,15 +144,16 @@ static int call_locked(uint16_t type, int fd, const void *payload, size_t len, s
 	mh.msg_iovlen = 1;
 	if (fd >= 0) {
 		struct cmsghdr *cm;
+		int fds[2] = { fd, fd2 }, k = fd2 >= 0 ? 2 : 1;
 
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)k);
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)k);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)k);
 	}
 	while ((n = (int)real_sendmsg(c, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
@@ -204,7 +206,20 @@ int pl__call(uint16_t type, int fd, const void *payload, size_t len, struct pl_r
 	rep->len = 0;
 	rep->status = 0;
 	pthread_mutex_lock(&ctl_mu);
-	r = call_locked(type, fd, payload, len, rep);
+	r = call_locked(type, fd, -1, payload, len, rep);
+	pthread_mutex_unlock(&ctl_mu);
+	return r;
+}
+
+int pl__call2(uint16_t type, int fd, int fd2, const void *payload, size_t len, struct pl_reply *rep)
+{
+	int r;
+
+	rep->nfds = 0;
+	rep->len = 0;
+	rep->status = 0;
+	pthread_mutex_lock(&ctl_mu);
+	r = call_locked(type, fd, fd2, payload, len, rep);
 	pthread_mutex_unlock(&ctl_mu);
 	return r;
 }

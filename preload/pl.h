@@ -25,6 +25,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -82,6 +83,12 @@
 	X(pid_t, fork, (void)) \
 	X(pid_t, vfork, (void)) \
 	X(int, execve, (const char *, char *const[], char *const[])) \
+	X(int, execvpe, (const char *, char *const[], char *const[])) \
+	X(int, fexecve, (int, char *const[], char *const[])) \
+	X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+			     const posix_spawnattr_t *, char *const[], char *const[])) \
+	X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+			      const posix_spawnattr_t *, char *const[], char *const[])) \
 	X(int, poll, (struct pollfd *, nfds_t, int)) \
 	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
 	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *)) \
@@ -111,6 +118,8 @@ struct pl_sock {
 	uint8_t *rx, *tx;           /* ring data */
 	int domain;                 /* AF_INET or AF_INET6 */
 	atomic_bool dead;           /* the engine is gone (placeholder EOF): calls fail */
+	atomic_bool dead_told;      /* a dead listener's accept reported it (ECONNABORTED):
+				       from then on it is never ready (no spinning) */
 	struct pl_sock *free_next;  /* free list (structures are never returned to malloc) */
 };
 
@@ -123,8 +132,12 @@ PL_HIDDEN bool pl_fd_is_sock(int fd);
 
 /* Readiness now, as Linux's tcp_poll() would say it: POLLIN, POLLOUT, POLLERR,
  * POLLHUP, POLLRDHUP (and POLLRDNORM/POLLWRNORM alongside POLLIN/POLLOUT). A socket
- * whose engine died reports POLLIN|POLLOUT|POLLERR|POLLHUP. */
+ * whose engine died reports POLLIN|POLLOUT|POLLERR|POLLHUP, except a listener
+ * whose accept() already failed for it (dead_told): nothing, ever, so that an
+ * event loop neither spins on it nor misses the error. A waiter must not sleep on
+ * the placeholder of a dead socket (it reads EOF for ever): see pl_sock_is_dead. */
 PL_HIDDEN unsigned pl_sock_events(struct pl_sock *s);
+static inline bool pl_sock_is_dead(struct pl_sock *s) { return atomic_load(&s->dead); }
 /* Ask the engine for a token on the placeholder when any of `events` may have
  * become true (POLLIN-like: POLLIN, POLLRDHUP; POLLOUT; errors and hang-ups always
  * wake). Counted: pair it with pl_sock_disarm() with the same events. */

@@ -12,7 +12,7 @@ PL_HIDDEN void pl__sock_lock(struct pl_sock *s);
 PL_HIDDEN void pl__sock_unlock(struct pl_sock *s);
 /* wait for a token on the placeholder: kernel recv(MSG_PEEK), restarted by the
  * kernel as SA_RESTART says, SO_RCVTIMEO of the placeholder applies (-EAGAIN) */
-PL_HIDDEN int pl__wait_token(struct pl_sock *s, int fd);
+PL_HIDDEN int pl__wait_token(struct pl_sock *s, int fd, unsigned events);
 PL_HIDDEN void pl__doorbell(int fd);
 /* pl_sock_wait() timeout: block in the kernel, the placeholder's SO_RCVTIMEO (the
  * socket's receive timeout, mirrored there) ends the wait with -EAGAIN */
@@ -29,6 +29,9 @@ struct pl_reply {
 /* One request about placeholder fd (-1: none). 0 and *rep (status inside), or -errno
  * when the engine cannot be reached (-ENETDOWN: none runs, -ECONNRESET: it died). */
 PL_HIDDEN int pl__call(uint16_t type, int fd, const void *payload, size_t len, struct pl_reply *rep);
+/* The same with a second fd attached (PSOCK_LINGER). */
+PL_HIDDEN int pl__call2(uint16_t type, int fd, int fd2, const void *payload, size_t len,
+			struct pl_reply *rep);
 PL_HIDDEN void pl__rep_close_fds(struct pl_reply *rep);
 PL_HIDDEN int pl__ctl_fd(void);           /* our connection's fd, -1 when none */
 PL_HIDDEN void pl__ctl_forget(int fd);    /* the program closed fd: if it was ours, forget it */

@@ -71,10 +71,11 @@ static bool tmo_zero(const struct timespec *t)
  * instead of hanging, so it reads as reset (readable, writable, error, hangup). */
 static unsigned tsk_events(struct pl_sock *s, short ph)
 {
-	unsigned ev = pl_sock_events(s);
+	unsigned ev;
 
 	if (ph & (POLLHUP | POLLERR))
-		ev |= POLLIN | POLLOUT | POLLERR | POLLHUP;
+		atomic_store(&s->dead, true);
+	ev = pl_sock_events(s);
 	if (ev & POLLIN)
 		ev |= POLLRDNORM;
 	if (ev & POLLOUT)
@@ -210,9 +211,14 @@ int pl_poll_wait(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
 			goto out;
 		}
 		/* 3. sleep in the kernel on everything */
+		/* a dead socket's placeholder reads EOF for ever: not slept on (a
+		 * dead listener that reported its error is never ready again) */
 		for (nfds_t i = 0; i < nfds; i++)
-			if (pe[i].s)
+			if (pe[i].s) {
 				fds[i].events = POLLIN;
+				if (pl_sock_is_dead(pe[i].s))
+					fds[i].fd = ~fds[i].fd;
+			}
 		if (tmo)
 			pl_tmo_left(&deadline, &left);
 		int r = real_ppoll(fds, nfds, tmo ? &left : NULL, sigmask);
@@ -220,6 +226,8 @@ int pl_poll_wait(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
 		int k = 0;
 		for (nfds_t i = 0; i < nfds; i++) {
 			if (pe[i].s) {
+				if (fds[i].fd < 0)
+					fds[i].fd = ~fds[i].fd;
 				fds[i].events = pe[i].want;
 				pe[i].ph = fds[i].revents;
 				fds[i].revents = 0;

@@ -1,6 +1,7 @@
 /* sock.c - the interposed socket calls: tapsock TCP sockets with Linux's semantics and errno, everything else to libc (socket(7), tcp(7), ip(7), ipv6(7), signal(7) for restarts). */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +30,8 @@ static ssize_t ret_ss(ssize_t r) { if (r < 0) { errno = (int)-r; return -1; } re
 
 /* ---- start-up ---- */
 
+static void env_init(void);
+
 static void atfork_prepare(void) {}
 static void atfork_parent(void) {}
 static void atfork_child(void) { pl__ipc_atfork_child(); }
@@ -39,6 +42,7 @@ __attribute__((constructor)) static void pl_init(void)
 	struct dirent *de;
 
 	pl_real_init();
+	env_init();
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	/* after exec our memory is new but inherited fds are not: find placeholders */
 	d = opendir("/proc/self/fd");
@@ -303,16 +307,27 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 
 	if (!s)
 		return (pl_real_init(), flags ? real_accept4(fd, sa, len, flags) : real_accept(fd, sa, len));
-	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC) || atomic_load(&s->dead_told)) {
+		/* a dead listener that told its error is no listener any more: EINVAL,
+		 * as accept() on a socket that is not listening, so a server's accept
+		 * loop ends instead of spinning */
 		pl_sock_put(s);
 		return set_errno(EINVAL);
 	}
 	for (;;) {
 		r = pl__call(PSOCK_ACCEPT, fd, NULL, 0, &rep);
-		if (r < 0) {
+		if (r == -ENETDOWN || r == -ECONNRESET) {
+			/* the engine is gone (DESIGN decision 8): this accept fails with
+			 * ECONNABORTED, later ones with EINVAL; poll/epoll stop
+			 * reporting the listener (pl.h, dead_told) */
+			atomic_store(&s->dead, true);
+			atomic_store(&s->dead_told, true);
+			pl_log("the engine is gone: accept() on fd %d fails (ECONNABORTED, then EINVAL)", fd);
 			r = -ECONNABORTED;
 			break;
 		}
+		if (r < 0)
+			break;
 		r = rep.status;
 		if (r != -EAGAIN)
 			break;
@@ -321,10 +336,6 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		r = pl_sock_wait(s, fd, POLLIN, PL_WAIT_RCVTIMEO);
 		if (r < 0)
 			break;
-		if (atomic_load(&s->dead)) {
-			r = -ECONNABORTED;
-			break;
-		}
 	}
 	if (r < 0) {
 		pl__rep_close_fds(&rep);
@@ -572,6 +583,13 @@ static ssize_t sock_send(struct pl_sock *s, int fd, const struct iovec *iov, int
 		uint32_t room = sh->tx_size - used, n = want - sent < room ? (uint32_t)(want - sent) : room;
 		if (n) {
 			iov_to_ring(s->tx, sh->tx_size, head, n, iov, iovcnt, sent);
+			/* MSG_MORE reaches TCP (psock.h): stored before the head */
+			if ((flags & MSG_MORE) && sent + n == want) {
+				atomic_store(&sh->tx_more_head, head + n);
+				atomic_store(&sh->tx_more, 1);
+			} else {
+				atomic_store(&sh->tx_more, 0);
+			}
 			atomic_store_explicit(&sh->tx.head, head + n, memory_order_release);
 		}
 		pl__sock_unlock(s);
@@ -937,6 +955,12 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 		r = opt_req(PSOCK_SETSOCKOPT, fd, level, name, val, len, &rep);
 		if (r == -ENOPROTOOPT)
 			unsupported(level, name, "setsockopt");
+		if (r == 0 && level == SOL_SOCKET && name == SO_LINGER) {
+			struct linger lg;
+			memcpy(&lg, val, sizeof(lg));
+			/* a positive linger makes our close() wait (linger_close) */
+			atomic_store(&s->shm->linger_s, lg.l_onoff && lg.l_linger > 0 ? lg.l_linger : 0);
+		}
 	}
 	pl_sock_put(s);
 	return r < 0 ? set_errno(-r) : 0;
@@ -1004,13 +1028,53 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 
 /* ---- fds: close, dup, fcntl, ioctl ---- */
 
+/* close() of the last copy with a positive SO_LINGER (socket(7)): "close() will
+ * not return until all queued messages for the socket have been successfully
+ * sent or the linger timeout has been reached". The engine closes `notify` when
+ * tcp_close_linger() is done (psock.h PSOCK_LINGER); we sleep until then, at
+ * most the linger time and a second (the engine's own timer ends it first). A
+ * signal ends the wait (Linux: the sleep is interruptible; close returns 0). */
+static int linger_close(struct pl_sock *s, int fd, int secs)
+{
+	struct pl_reply rep;
+	int sv[2], r, rc;
+
+	if (real_socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		pl_sock_put(s);
+		return -1;
+	}
+	r = pl__call2(PSOCK_LINGER, fd, sv[1], NULL, 0, &rep);
+	real_close(sv[1]);
+	pl__rep_close_fds(&rep);
+	pl_sock_put(s);
+	if (pl_epoll_forget)
+		pl_epoll_forget(fd);
+	rc = real_close(fd);   /* the engine's EOF: it closes, lingering */
+	if (r == 0 && rep.status == 0) {
+		struct pollfd p = { .fd = sv[0], .events = POLLIN };
+		real_poll(&p, 1, secs > INT_MAX / 1000 - 1000 ? -1 : secs * 1000 + 1000);
+	}
+	real_close(sv[0]);
+	return rc;
+}
+
 EXPORT int close(int fd)
 {
 	struct pl_sock *s = pl__fd_take(fd);
 
 	pl_real_init();
-	if (s)
+	if (s) {
+		int secs = atomic_load(&s->shm->linger_s);
+		unsigned st = atomic_load(&s->shm->state);
+
+		/* our last fd for it (a racing thread inside a call holds a reference
+		 * too: then no lingering) */
+		if (secs > 0 && atomic_load(&s->refs) == 1 && !atomic_load(&s->dead) &&
+		    !(st & PSOCK_ST_LISTEN) && (st & (PSOCK_ST_SENDABLE | PSOCK_ST_WAS_CONN | PSOCK_ST_CONNECTING)) &&
+		    fd != pl__ctl_fd())
+			return linger_close(s, fd, secs);
 		pl_sock_put(s);   /* the last copy's close is the engine's EOF */
+	}
 	pl__ctl_forget(fd);
 	if (pl_epoll_forget)
 		pl_epoll_forget(fd);
@@ -1174,46 +1238,169 @@ EXPORT pid_t vfork(void)
 	return real_fork();
 }
 
-/* Keep LD_PRELOAD and TAPSOCK_* in a new environment the program builds: its
- * children stay on tapsock. */
-static char **keep_env(char *const envp[], char **scratch, size_t cap)
-{
-	static const char *keep[] = { "LD_PRELOAD=", "TAPSOCK_ENGINE=", "TAPSOCK_DEBUG=" };
-	size_t n = 0;
-	bool have[3] = { false, false, false };
+/* The exec family keeps a child on tapsock (issue 4: "its children (fork, exec,
+ * shells) stay on tapsock"): whatever environment the program hands over, the
+ * child gets LD_PRELOAD with this library in it and the TAPSOCK_* variables the
+ * program started with (unless it sets them itself). glibc's execl*, execvp and
+ * system() reach execve inside libc, past our execve: each is interposed here. */
+#define ENV_KEEP_MAX 16
+static char *env_keep[ENV_KEEP_MAX];   /* "TAPSOCK_X=v" copies, from start-up */
+static char env_lib[PATH_MAX];         /* this library's path */
 
-	if (!envp)
-		return NULL;
+static void env_init(void)
+{
+	Dl_info di;
+
+	if (dladdr((void *)env_init, &di) && di.dli_fname && di.dli_fname[0] == '/')
+		snprintf(env_lib, sizeof(env_lib), "%s", di.dli_fname);
+	int k = 0;
+
+	for (char **e = environ; e && *e && k < ENV_KEEP_MAX; e++)
+		if (!strncmp(*e, "TAPSOCK_", 8) && strchr(*e, '='))
+			env_keep[k++] = strdup(*e);
+}
+
+static bool env_has(char *const envp[], size_t n, const char *var)
+{
+	size_t l = strcspn(var, "=") + 1;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(envp[i], var, l))
+			return true;
+	return false;
+}
+
+/* envp, or a copy in scratch (cap pointers) with what it misses added; preload
+ * (PATH_MAX + 16 bytes) holds a rewritten LD_PRELOAD. */
+static char **keep_env(char *const envp[], char **scratch, size_t cap, char *preload)
+{
+	size_t n = 0, k = 0;
+	int lp = -1;
+
+	if (!envp || !env_lib[0])
+		return (char **)envp;
 	for (; envp[n]; n++)
-		for (int k = 0; k < 3; k++)
-			if (!strncmp(envp[n], keep[k], strlen(keep[k])))
-				have[k] = true;
-	if (n + 4 > cap)
+		if (!strncmp(envp[n], "LD_PRELOAD=", 11))
+			lp = (int)n;
+	if (n + ENV_KEEP_MAX + 2 > cap)
 		return (char **)envp;
 	memcpy(scratch, envp, n * sizeof(char *));
-	for (int k = 0; k < 3; k++) {
-		const char *v;
-		if (have[k])
-			continue;
-		char name[32];
-		snprintf(name, sizeof(name), "%.*s", (int)strlen(keep[k]) - 1, keep[k]);
-		v = getenv(name);
-		if (!v)
-			continue;
-		for (char **e = environ; e && *e; e++)
-			if (!strncmp(*e, keep[k], strlen(keep[k])))
-				scratch[n++] = *e;
+	k = n;
+	if (lp < 0 || !strstr(envp[lp] + 11, env_lib)) {
+		/* appended, as `tapsock run` does: the program's own preloads first */
+		if (lp >= 0 && envp[lp][11])
+			snprintf(preload, PATH_MAX + 16, "%s:%s", envp[lp], env_lib);
+		else
+			snprintf(preload, PATH_MAX + 16, "LD_PRELOAD=%s", env_lib);
+		if (lp >= 0)
+			scratch[lp] = preload;
+		else
+			scratch[k++] = preload;
 	}
-	scratch[n] = NULL;
+	for (int i = 0; i < ENV_KEEP_MAX && env_keep[i]; i++)
+		if (!env_has(envp, n, env_keep[i]))
+			scratch[k++] = env_keep[i];
+	scratch[k] = NULL;
 	return scratch;
 }
 
+#define ENV_SCRATCH 4096
+#define WITH_ENV(envp, call) do { \
+	char **scratch_ = malloc(ENV_SCRATCH * sizeof(char *)); \
+	char *pre_ = malloc(PATH_MAX + 16); \
+	char *const *env_ = scratch_ && pre_ ? keep_env((envp), scratch_, ENV_SCRATCH, pre_) : (envp); \
+	int r_ = (call); \
+	int e_ = errno; \
+	free(scratch_); free(pre_); \
+	errno = e_; \
+	return r_; } while (0)
+
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	char *scratch[4096];
-
 	pl_real_init();
-	return real_execve(path, argv, keep_env(envp, scratch, 4096));
+	WITH_ENV(envp, real_execve(path, argv, env_));
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	pl_real_init();
+	WITH_ENV(envp, real_execvpe(file, argv, env_));
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	pl_real_init();
+	WITH_ENV(envp, real_fexecve(fd, argv, env_));
+}
+
+EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	pl_real_init();
+	WITH_ENV(envp, real_posix_spawn(pid, path, fa, at, argv, env_));
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	pl_real_init();
+	WITH_ENV(envp, real_posix_spawnp(pid, file, fa, at, argv, env_));
+}
+
+/* execl, execlp, execle: the arguments into an array (as glibc, on the stack
+ * for a reasonable count), then the v forms. */
+#define EXECL_MAX 4096
+#define EXECL_ARGV(arg, ap, argv, n) do { \
+	argv[0] = (char *)(arg); \
+	for (n = 1; argv[n - 1] && n < EXECL_MAX; n++) \
+		argv[n] = va_arg(ap, char *); \
+	} while (0)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char *argv[EXECL_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, arg);
+	EXECL_ARGV(arg, ap, argv, n);
+	va_end(ap);
+	if (argv[n - 1])
+		return set_errno(E2BIG);
+	return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char *argv[EXECL_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, arg);
+	EXECL_ARGV(arg, ap, argv, n);
+	va_end(ap);
+	if (argv[n - 1])
+		return set_errno(E2BIG);
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char *argv[EXECL_MAX];
+	char *const *envp;
+	va_list ap;
+	int n;
+
+	va_start(ap, arg);
+	EXECL_ARGV(arg, ap, argv, n);
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	if (argv[n - 1])
+		return set_errno(E2BIG);
+	return execve(path, argv, envp);
 }
 
 /* ---- glibc _FORTIFY_SOURCE entry points ---- */

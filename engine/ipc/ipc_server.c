@@ -30,6 +30,8 @@ struct ipc_server {
 	struct eng *eng;
 	struct ipc_server_ops ops;
 	char *reply;          /* REPLY_MAX */
+	size_t (*ss_fn)(void *arg, char *buf, size_t cap);  /* IPC_SS, NULL: tcp_format_ss */
+	void *ss_arg;
 	struct ipc_client cl[IPC_MAX_CLIENTS];
 };
 
@@ -84,6 +86,13 @@ void ipc_server_close(struct ipc_server *srv)
 void ipc_server_set_eng(struct ipc_server *srv, struct eng *eng) { srv->eng = eng; }
 
 int ipc_server_listen_fd(const struct ipc_server *srv) { return srv->lfd; }
+
+void ipc_server_set_ss(struct ipc_server *srv, size_t (*fn)(void *arg, char *buf, size_t cap),
+		       void *arg)
+{
+	srv->ss_fn = fn;
+	srv->ss_arg = arg;
+}
 
 int ipc_server_add_client(struct ipc_server *srv, int fd)
 {
@@ -186,9 +195,12 @@ int ipc_server_dispatch(struct ipc_server *srv, const struct ipc_hdr *req,
 	case IPC_SS:
 		if (req->len)
 			return -EINVAL;
-		if (!tcp_format_ss || !srv->eng)
+		if (srv->ss_fn)
+			*outlen = srv->ss_fn(srv->ss_arg, out, cap);
+		else if (!tcp_format_ss || !srv->eng)
 			return -ENOSYS;
-		*outlen = tcp_format_ss(srv->eng, out, cap);
+		else
+			*outlen = tcp_format_ss(srv->eng, out, cap);
 		if (*outlen >= cap)
 			*outlen = cap ? cap - 1 : 0;
 		return 0;

@@ -37,6 +37,11 @@ void ipc_server_close(struct ipc_server *srv);
 /* The engine whose stats/connections are reported (it is created after the socket). */
 void ipc_server_set_eng(struct ipc_server *srv, struct eng *eng);
 int ipc_server_listen_fd(const struct ipc_server *srv);
+/* Who answers IPC_SS: fn(arg, buf, cap) returns the text's length (as
+ * tcp_format_ss). NULL (the default): tcp_format_ss itself. The socket server sets
+ * it to add each connection's owning processes. */
+void ipc_server_set_ss(struct ipc_server *srv, size_t (*fn)(void *arg, char *buf, size_t cap),
+		       void *arg);
 
 /* A connection accepted on the listening socket: records the peer's credentials.
  * Returns the client slot, or -errno (the fd is closed then). */

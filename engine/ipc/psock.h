@@ -113,6 +113,20 @@ struct psock_shm {
 	PSOCK_ATOMIC(int32_t) v6only;    /* IPV6_V6ONLY (AF_INET6 sockets) */
 	PSOCK_ATOMIC(uint64_t) rcvtimeo_ns; /* SO_RCVTIMEO, 0 = none */
 	PSOCK_ATOMIC(uint64_t) sndtimeo_ns; /* SO_SNDTIMEO, 0 = none */
+	/* MSG_MORE on the ring path: the application stores tx_more_head (the send
+	 * ring's head after a send with MSG_MORE) and tx_more = 1, or tx_more = 0 for
+	 * a send without it, before publishing the head. The engine passes MSG_MORE to
+	 * TCP (cork this write) when it consumed up to exactly tx_more_head. */
+	PSOCK_ATOMIC(uint32_t) tx_more;
+	PSOCK_ATOMIC(uint32_t) tx_more_head;
+	PSOCK_ATOMIC(int32_t) linger_s;  /* SO_LINGER with a positive timeout: seconds, else 0 */
+	/* Threads (of any process) asleep in a blocking call on the placeholder, by
+	 * what they wait for. The kernel wakes only ONE of several recv() sleepers on a
+	 * unix socket (an exclusive wait): whoever drains a token that such a sleeper
+	 * may have needed rings the doorbell, and the engine's next publication sends
+	 * the next token (the preload's pl_sock_drain). */
+	PSOCK_ATOMIC(uint32_t) blk_in;
+	PSOCK_ATOMIC(uint32_t) blk_out;
 };
 _Static_assert(sizeof(struct psock_shm) <= PSOCK_HDR_SIZE, "psock_shm fits its page");
 
@@ -132,6 +146,13 @@ enum psock_type {
 	PSOCK_OUTQ        = 74, /* -> uint32 bytes not yet acknowledged (SIOCOUTQ) */
 	PSOCK_RECV_STATUS = 75, /* -> empty: what tcp_recv says when nothing is readable
 				   (0 EOF, -ENOTCONN, -EAGAIN) */
+	PSOCK_LINGER      = 76, /* close() with a positive SO_LINGER is about to close its
+				   last copy: fds [placeholder, notify] (the only request with
+				   two). The engine keeps `notify` and closes it when the
+				   close it starts at the placeholder's EOF is done
+				   (tcp_close_linger): the caller sleeps until it reads EOF
+				   there, at most the linger time. -EBUSY: other processes
+				   still hold the socket, this close does not linger. */
 };
 
 struct psock_socket_req {

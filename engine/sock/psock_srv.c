@@ -7,8 +7,11 @@
  * waiter's condition holds. The placeholder's EOF is the application's last
  * close: the bytes it sent still go out, then tcp_close() (RST instead when it
  * left received bytes unread, as Linux's tcp_close()). */
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -56,7 +59,9 @@ struct ps_sock {
 	struct psock_shm *shm;
 	uint8_t *rx, *tx;
 	int domain;
-	pid_t pid;              /* the creating process (ss owner) */
+	pid_t *pids;            /* owners seen in requests (ss), npids of them */
+	int linger_fd;          /* PSOCK_LINGER: closed when the lingering close is done */
+	uint32_t npids, cappids;
 	unsigned listening : 1, connecting : 1, eof : 1, shut_wr_pending : 1, app_closed : 1,
 		 busy : 1, again : 1;
 };
@@ -80,6 +85,7 @@ struct psock_srv {
 
 static void ps_pump(struct ps_sock *ps);
 static void ps_free(struct ps_sock *ps);
+static int owner_fd(pid_t pid, ino_t ino);
 
 static size_t shm_total(void) { return PSOCK_HDR_SIZE + 2 * (size_t)PSOCK_RING_SIZE; }
 
@@ -187,6 +193,27 @@ static struct ps_sock *ps_find(struct psock_srv *srv, ino_t ino)
 	return NULL;
 }
 
+/* A process that asked about ps holds its placeholder: one of its owners (ss).
+ * Best effort: an owner that does not fit is simply not shown. */
+static void ps_owner_add(struct ps_sock *ps, pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	for (uint32_t i = 0; i < ps->npids; i++)
+		if (ps->pids[i] == pid)
+			return;
+	if (ps->npids == ps->cappids) {
+		uint32_t n = ps->cappids ? ps->cappids * 2 : 2;
+		pid_t *p = n <= 65536 ? realloc(ps->pids, n * sizeof(*p)) : NULL;
+
+		if (!p)
+			return;
+		ps->pids = p;
+		ps->cappids = n;
+	}
+	ps->pids[ps->npids++] = pid;
+}
+
 static void tcp_cb(struct tcp_sock *s, unsigned events, void *arg)
 {
 	(void)s;
@@ -208,9 +235,9 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	if (!ps)
 		return -ENOMEM;
 	ps->srv = srv;
-	ps->efd = ps->memfd = -1;
+	ps->efd = ps->memfd = ps->linger_fd = -1;
 	ps->domain = domain;
-	ps->pid = pid;
+	ps_owner_add(ps, pid);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail_errno;
 	ps->efd = sv[0];
@@ -275,6 +302,7 @@ fail_errno:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
+	free(ps->pids);
 	free(ps);
 	return err;
 }
@@ -294,9 +322,21 @@ static void ps_free(struct ps_sock *ps)
 		unwatch(srv, KEY(0, ps->gen, ps->idx));
 		close(ps->efd);
 	}
+	if (ps->linger_fd >= 0)
+		close(ps->linger_fd);   /* never closed by TCP: release the waiter now */
 	close(ps->memfd);
 	munmap(ps->shm, shm_total());
+	free(ps->pids);
 	free(ps);
+}
+
+/* tcp_close_linger() is done: the application's close() returns (it reads EOF). */
+static void linger_done(void *arg)
+{
+	int *fd = arg;
+
+	close(*fd);
+	free(fd);
 }
 
 /* The application's last close (or the engine stopping): hand the socket to TCP
@@ -316,6 +356,18 @@ static void ps_tcp_close(struct ps_sock *ps)
 		 * acknowledged and never read: the same abort. */
 		struct linger lg = { 1, 0 };
 		tcp_setsockopt(tcp, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg), now);
+	}
+	if (ps->linger_fd >= 0) {
+		/* SO_LINGER > 0: the closing process sleeps until the FIN is
+		 * acknowledged or the linger time passes (Linux sk_stream_wait_close) */
+		int *fd = malloc(sizeof(*fd));
+
+		if (fd) {
+			*fd = ps->linger_fd;
+			ps->linger_fd = -1;
+			tcp_close_linger(tcp, linger_done, fd, now);
+			return;
+		}
 	}
 	tcp_close(tcp, now);
 }
@@ -407,7 +459,11 @@ static void pump_tx(struct ps_sock *ps, uint64_t now)
 			continue;
 		}
 		chunk = used < size - off ? used : size - off;
-		n = tcp_send(ps->tcp, ps->tx + off, chunk, 0, now);
+		/* MSG_MORE (psock.h): more follows at once (the ring wraps), or the
+		 * application's last send asked for it */
+		int fl = chunk < used || (atomic_load(&sh->tx_more) &&
+					  atomic_load(&sh->tx_more_head) == tail + used) ? MSG_MORE : 0;
+		n = tcp_send(ps->tcp, ps->tx + off, chunk, fl, now);
 		if (n > 0) {
 			atomic_store_explicit(&sh->tx.tail, tail + (uint32_t)n, memory_order_release);
 			continue;
@@ -544,6 +600,7 @@ struct req {
 	const uint8_t *p;
 	struct ps_sock *ps;       /* the placeholder's socket, or NULL */
 	int rfds[2], nrfds;       /* fds to send with the reply */
+	int linger_fd;            /* PSOCK_LINGER's second fd, -1 once taken */
 	uint8_t *out;
 	size_t outlen;
 };
@@ -724,6 +781,22 @@ static int do_request(struct req *r)
 		r->outlen = sizeof(nm);
 		return 0;
 	}
+	case PSOCK_LINGER:
+		if (r->linger_fd < 0)
+			return -EBADF;
+		/* only the last close lingers: other living holders mean it is not */
+		for (uint32_t i = 0; i < ps->npids; i++) {
+			pid_t pid = ps->pids[i];
+
+			if (pid != r->c->pid && !(kill(pid, 0) < 0 && errno == ESRCH) &&
+			    owner_fd(pid, ps->ino) != -1)
+				return -EBUSY;
+		}
+		if (ps->linger_fd >= 0)
+			close(ps->linger_fd);
+		ps->linger_fd = r->linger_fd;
+		r->linger_fd = -1;
+		return 0;
 	case PSOCK_OUTQ: {
 		/* SIOCOUTQ: bytes not yet acknowledged, ours included */
 		uint32_t q = psock_ring_used(&ps->shm->tx) + ring_len(&ps->tcp->snd);
@@ -773,7 +846,7 @@ static int send_reply(int fd, const struct ipc_hdr *req, int status, const void 
 static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *fds, int nfds)
 {
 	struct ps_client *c = &srv->cl[ci];
-	struct req r = { .srv = srv, .c = c, .out = srv->out, .rfds = { -1, -1 } };
+	struct req r = { .srv = srv, .c = c, .out = srv->out, .rfds = { -1, -1 }, .linger_fd = -1 };
 	int status;
 	struct stat st;
 
@@ -786,12 +859,20 @@ static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *
 	}
 	if (r.h.type != PSOCK_SOCKET) {
 		/* the placeholder names the socket; holding it is the permission */
+		if (r.h.type == PSOCK_LINGER && nfds == 2) {
+			r.linger_fd = fds[1];
+			fds[1] = -1;
+			nfds = 1;
+		}
 		if (nfds != 1 || fstat(fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
 			status = -EBADF;
 		else if (!(r.ps = ps_find(srv, st.st_ino)))
 			status = -ENOTSOCK;
-		else
+		else {
+			/* a forked child or an exec'd program is seen here first */
+			ps_owner_add(r.ps, c->pid);
 			status = do_request(&r);
+		}
 	} else {
 		status = do_request(&r);
 	}
@@ -801,6 +882,8 @@ static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *
 	for (int i = 0; i < r.nrfds; i++)
 		if (r.rfds[i] >= 0)
 			close(r.rfds[i]);
+	if (r.linger_fd >= 0)
+		close(r.linger_fd);
 out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -879,4 +962,206 @@ void psock_srv_close(struct psock_srv *srv)
 	free(srv->cl);
 	close(srv->lfd);
 	free(srv);
+}
+
+/* ---- tapsock ss: owning processes ---- */
+
+/* The fd under which pid holds the placeholder of inode ino: >= 0, -1 when it
+ * holds none (it closed its copy), -2 when we cannot look (no /proc). */
+static int owner_fd(pid_t pid, ino_t ino)
+{
+	char path[64], link[64], want[48];
+	struct dirent *de;
+	DIR *d;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)ino);
+	if (!(d = opendir(path)))
+		return errno == ENOENT ? -1 : -2;
+	while ((de = readdir(d))) {
+		char p[320];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		n = readlink(p, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (!strcmp(link, want)) {
+			fd = atoi(de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	return fd;
+}
+
+static void owner_comm(pid_t pid, char *out, size_t cap)
+{
+	char path[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	out[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, out, cap - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	out[n] = '\0';
+	for (char *c = out; *c; c++)
+		if (*c == '\n' || *c == '"' || *c < ' ')
+			*c = *c == '\n' ? '\0' : '?';
+}
+
+/* `users:((...))` of ps into buf; drops owners that are gone. Length written. */
+static size_t owners_text(struct ps_sock *ps, char *buf, size_t cap)
+{
+	size_t off = 0;
+	uint32_t k = 0;
+
+	if (cap < 2)
+		return 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < ps->npids; i++) {
+		pid_t pid = ps->pids[i];
+		char comm[32], one[96];
+		int fd, n;
+
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			continue;          /* exited */
+		fd = owner_fd(pid, ps->ino);
+		if (fd == -1)
+			continue;          /* no longer holds it */
+		ps->pids[k++] = pid;
+		owner_comm(pid, comm, sizeof(comm));
+		if (fd >= 0)
+			n = snprintf(one, sizeof(one), "%s(\"%s\",pid=%d,fd=%d)", off ? "," : "users:(",
+				     comm, (int)pid, fd);
+		else
+			n = snprintf(one, sizeof(one), "%s(\"%s\",pid=%d)", off ? "," : "users:(",
+				     comm, (int)pid);
+		if (n > 0 && off + (size_t)n + 2 < cap) {
+			memcpy(buf + off, one, (size_t)n);
+			off += (size_t)n;
+		}
+	}
+	ps->npids = k;
+	if (off) {
+		buf[off++] = ')';
+		buf[off] = '\0';
+	}
+	return off;
+}
+
+struct ss_key {
+	char l[32], r[32];
+	struct ps_sock *ps;
+	bool used;
+};
+
+static void ss_addr(char *out, size_t cap, uint32_t addr, uint16_t port)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	snprintf(out, cap, "%s:%u", a, port);
+}
+
+/* The n-th whitespace-separated field of line [p, e) into out. */
+static bool ss_field(const char *p, const char *e, int n, char *out, size_t cap)
+{
+	for (int i = 0; p < e; i++) {
+		const char *f;
+
+		while (p < e && *p == ' ')
+			p++;
+		f = p;
+		while (p < e && *p != ' ')
+			p++;
+		if (i == n) {
+			size_t l = (size_t)(p - f);
+			if (!l || l >= cap)
+				return false;
+			memcpy(out, f, l);
+			out[l] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t psock_srv_format_ss(void *arg, char *buf, size_t cap)
+{
+	struct psock_srv *srv = arg;
+	struct ss_key *keys;
+	char *tcp;
+	size_t n, off = 0, nk = 0;
+	const char *p, *end;
+
+	if (!cap)
+		return 0;
+	tcp = malloc(cap);
+	keys = calloc(srv->count + 1, sizeof(*keys));
+	if (!tcp || !keys) {
+		free(tcp);
+		free(keys);
+		return tcp_format_ss(srv->eng, buf, cap);
+	}
+	n = tcp_format_ss(srv->eng, tcp, cap);
+	for (uint32_t i = 0; i < srv->nsocks && nk < srv->count; i++) {
+		struct ps_sock *ps = srv->socks[i];
+		uint32_t a;
+		uint16_t port;
+
+		if (!ps || !ps->tcp || ps->app_closed)
+			continue;
+		tcp_getsockname(ps->tcp, &a, &port);
+		ss_addr(keys[nk].l, sizeof(keys[nk].l), a, port);
+		if (ps->listening)
+			snprintf(keys[nk].r, sizeof(keys[nk].r), "0.0.0.0:*");
+		else if (tcp_getpeername(ps->tcp, &a, &port) == 0)
+			ss_addr(keys[nk].r, sizeof(keys[nk].r), a, port);
+		else
+			continue;
+		keys[nk++].ps = ps;
+	}
+	for (p = tcp, end = tcp + n; p < end && off + 1 < cap;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		char l[32], r[32], users[1024];
+		size_t len, ul = 0;
+
+		e = e ? e : end;
+		len = (size_t)(e - p);
+		if (p != tcp && ss_field(p, e, 3, l, sizeof(l)) && ss_field(p, e, 4, r, sizeof(r))) {
+			for (size_t k = 0; k < nk; k++)
+				if (!keys[k].used && !strcmp(keys[k].l, l) && !strcmp(keys[k].r, r)) {
+					keys[k].used = true;
+					ul = owners_text(keys[k].ps, users, sizeof(users));
+					break;
+				}
+		}
+		if (off + len + ul + 3 >= cap)
+			break;
+		memcpy(buf + off, p, len);
+		off += len;
+		if (ul) {
+			buf[off++] = ' ';
+			memcpy(buf + off, users, ul);
+			off += ul;
+		}
+		if (e < end)
+			buf[off++] = '\n';
+		p = e + 1;
+	}
+	buf[off] = '\0';
+	free(tcp);
+	free(keys);
+	return off;
 }

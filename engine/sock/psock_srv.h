@@ -35,6 +35,13 @@ void psock_srv_event(struct psock_srv *srv, uint64_t key, bool ended);
 /* Close every connection and placeholder (applications see EOF: the engine is
  * gone) and the listening socket. TCP sockets are closed as at process exit. */
 void psock_srv_close(struct psock_srv *srv);
+/* IPC_SS text (ipc_server_set_ss; arg is the server): tcp_format_ss() lines, each
+ * connection a program holds followed by its owners as `ss -p` prints them,
+ * users:(("comm",pid=N,fd=M),...). Owners are the processes seen in requests about
+ * the socket (its creator or acceptor, a forked child or an exec'd program at its
+ * first request, a receiver of SCM_RIGHTS at its attach); those that exited or no
+ * longer hold the placeholder (/proc/PID/fd) are dropped. Returns the length. */
+size_t psock_srv_format_ss(void *srv, char *buf, size_t cap);
 /* Sockets served now (for tests and info). */
 unsigned psock_srv_count(const struct psock_srv *srv);
 
