@@ -174,8 +174,13 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	tp->c.raddr = raddr;
 	tp->c.lport = l->c.lport;
 	tp->c.rport = rport;
+	/* what Linux's child inherits from the listener (sk_clone: sk_reuse,
+	 * sk_userlocks, icsk_syn_retries, icsk_user_timeout ...) */
 	tp->flags |= TF_PASSIVE | TF_BOUND |
-		     (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_CORK));
+		     (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_CORK | TF_REUSEADDR |
+				  TF_BIND_ADDR | TF_BIND_PORT | TF_SNDBUF_LOCK));
+	tp->syn_retries = l->syn_retries;
+	tp->user_timeout = l->user_timeout;
 	tcp_bind_hash_add(l->eng->tcp, tp);
 	tp->keep_idle = l->keep_idle;
 	tp->keep_intvl = l->keep_intvl;
@@ -185,7 +190,7 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	tp->cc_ops = l->cc_ops;
 	tp->sndbuf = l->sndbuf;
 	tp->rcvbuf = l->rcvbuf;
-	ring_set_limit(&tp->snd, tp->sndbuf);
+	ring_set_limit(&tp->snd, tcp_sndbuf_payload(tp->sndbuf));
 	ring_set_limit(&tp->rcv, tp->rcvbuf);
 	if (l->flags & TF_LINGER) {
 		tp->flags |= TF_LINGER;
@@ -529,6 +534,7 @@ static enum drop_reason rcv_syn_sent(struct tcp_sock *tp, const struct ip_info *
 		tp->last_rcv = now;
 		tp->flags |= TF_WAS_CONN;
 		tcp_set_state(eng, &tp->c, TCPS_ESTABLISHED);
+		tcp_sndbuf_expand(tp);   /* Linux tcp_init_buffer_space() */
 		tcp_keep_reset(tp, now);
 		tcp_wake(tp);
 		if (seg->len || (seg->flags & TH_FIN)) {
@@ -655,6 +661,15 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 			tcp_arm_rexmt(tp, now);
 		if (act == TCP_CC_RETRANSMIT)
 			tcp_retransmit_head(tp, now);
+		/* Linux tcp_check_space() -> tcp_new_space(): a writer that found
+		 * the buffer full gets a bigger one when cwnd is not the limit
+		 * (tcp_should_expand_sndbuf), and is woken once it is writable */
+		if (tp->flags & TF_NOSPACE) {
+			if (tp->snd_nxt - tp->snd_una < tp->cc.cwnd)
+				tcp_sndbuf_expand(tp);
+			if (ring_space(&tp->snd) >= ring_len(&tp->snd) / 2)
+				tp->flags &= ~TF_NOSPACE;
+		}
 		tcp_wake(tp);
 	} else if (seg->ack == tp->snd_una && !seg->len && !(seg->flags & (TH_SYN | TH_FIN)) &&
 		   swnd == tp->snd_wnd && tp->snd_max != tp->snd_una) {
@@ -677,6 +692,7 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 		if (swnd > tp->max_snd_wnd)
 			tp->max_snd_wnd = swnd;
 		if (opened) {
+			tp->probe0_stamp = 0;
 			tcp_timer_stop(eng, &tp->t[TCPT_PERSIST]);
 			tcp_wake(tp);
 		}
@@ -894,6 +910,7 @@ static enum drop_reason rcv_synchronized(struct tcp_sock *tp, const struct ip_in
 		tp->snd_wl2 = seg->ack;
 		tp->flags |= TF_WAS_CONN;
 		tcp_set_state(eng, &tp->c, TCPS_ESTABLISHED);
+		tcp_sndbuf_expand(tp);   /* Linux tcp_init_buffer_space() */
 		if (tp->parent)
 			tcp_acceptq_add(tp->parent, tp);
 		tcp_keep_reset(tp, now);

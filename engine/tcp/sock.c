@@ -58,6 +58,18 @@ void tcp_linger_check(struct tcp_sock *tp, bool force)
 	fn(tp->linger_arg);
 }
 
+/* Linux tcp_set_state(TCP_CLOSE): "if (inet_csk(sk)->icsk_bind_hash &&
+ * !(sk->sk_userlocks & SOCK_BINDPORT_LOCK)) inet_put_port(sk)": a port the
+ * user did not name is free again once the connection is over. The number stays
+ * for getsockname() (Linux keeps inet_sport). */
+static void put_port(struct tcp_sock *tp)
+{
+	if (tp->flags & TF_BIND_PORT)
+		return;
+	tcp_bind_hash_del(tp);
+	tp->flags &= ~TF_BOUND;
+}
+
 /* Linux tcp_done(): the connection is over. The user (if any) sees CLOSED,
  * POLLHUP and the error. */
 void tcp_done(struct tcp_sock *tp, int err)
@@ -67,6 +79,8 @@ void tcp_done(struct tcp_sock *tp, int err)
 	for (int i = 0; i < TCPT__MAX; i++)
 		tcp_timer_stop(eng, &tp->t[i]);
 	tcp_hash_del(eng->tcp, &tp->c);
+	if (!tcp_in_state(tp, TCPS_LISTEN))
+		put_port(tp);
 	if (err)
 		tp->err = err;
 	tp->shut = SHUT_F_RCV | SHUT_F_SEND;
@@ -97,10 +111,13 @@ void tcp_time_wait(struct tcp_sock *tp, uint64_t now)
 		tw->ts_recent = tp->ts_recent;
 		tw->ts_off = tp->ts_off;
 		tw->rcv_win = tcp_rcv_window(tp);
+		tw->reuse = !!(tp->flags & TF_REUSEADDR);
+		tw->ts_recent_stamp = tp->ts_ok ? (uint32_t)(tp->ts_recent_stamp / SEC(1)) + 1 : 0;
 	}
 	for (int i = 0; i < TCPT__MAX; i++)
 		tcp_timer_stop(eng, &tp->t[i]);
 	tcp_hash_del(eng->tcp, &tp->c);
+	put_port(tp);   /* the record holds the port now (Linux tw_bind_node) */
 	tp->shut = SHUT_F_RCV | SHUT_F_SEND;
 	if (tw) {
 		tcp_hash_add(eng->tcp, &tw->c);
@@ -177,6 +194,48 @@ unsigned tcp_sock_events(const struct tcp_sock *tp)
 }
 
 size_t tcp_recv_avail(const struct tcp_sock *tp) { return ring_len(&tp->rcv); }
+
+/* How many payload bytes a send buffer of `sndbuf` holds. Linux charges the send
+ * queue with each skb's truesize (payload plus the skb and its head), and
+ * tcp_sndbuf_expand() sizes sk_sndbuf for the worst case of one power-of-two
+ * buffer per MSS; with 64 KB GSO skbs split as the window allows, about a
+ * quarter of sk_sndbuf goes to overhead: the default 87040 bytes take about
+ * 64 KiB of data before send() blocks, which is what this gives. */
+uint32_t tcp_sndbuf_payload(uint32_t sndbuf)
+{
+	return sndbuf - sndbuf / 4;
+}
+
+/* Linux tcp_sndbuf_expand(): "Worst case is non GSO/TSO: each frame consumes
+ * one skb and skb->head is kmalloced using power of two area of memory";
+ * sndmem = 2 (the cushion for fast recovery) * max(TCP_INIT_CWND, cwnd) *
+ * per_mss, at most tcp_wmem[2]. Called when the connection is established
+ * (tcp_init_buffer_space) and when ACKs free the buffer of a writer that found
+ * it full while not limited by cwnd (tcp_should_expand_sndbuf). */
+void tcp_sndbuf_expand(struct tcp_sock *tp)
+{
+	const struct tcp_params *p = &tp->eng->cfg.tcp;
+	uint32_t mss = tp->peer_mss > tp->mss ? tp->peer_mss : tp->mss;
+	uint32_t per_mss = 1, segs = tp->mss ? tp->cc.cwnd / tp->mss : 0;
+	uint32_t max = p->wmem_max ? p->wmem_max : 4194304u;
+	uint64_t sndmem;
+
+	if (tp->flags & TF_SNDBUF_LOCK)
+		return;
+	/* MAX_TCP_HEADER (320) + SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+	 * (320), rounded up to a power of two, + SKB_DATA_ALIGN(sizeof(struct
+	 * sk_buff)) (256): 4352 for a 1460-byte MSS */
+	while (per_mss < mss + 320 + 320)
+		per_mss <<= 1;
+	per_mss += 256;
+	if (segs < 10)
+		segs = 10;
+	sndmem = 2ull * segs * per_mss;
+	if (sndmem > max)
+		sndmem = max;
+	if (tp->sndbuf < sndmem && ring_set_limit(&tp->snd, tcp_sndbuf_payload((uint32_t)sndmem)) == 0)
+		tp->sndbuf = (uint32_t)sndmem;
+}
 size_t tcp_send_space(const struct tcp_sock *tp)
 {
 	if (!tcp_in_state(tp, TCPS_ESTABLISHED | TCPS_CLOSE_WAIT) || (tp->shut & SHUT_F_SEND))
@@ -196,24 +255,38 @@ void tcp_sock_set_cb(struct tcp_sock *tp, tcp_event_fn fn, void *arg)
 
 void *tcp_sock_cb_arg(const struct tcp_sock *tp) { return tp->cb_arg; }
 
+struct pick_ctx {
+	struct tcp_sock *tp;
+	uint64_t now;
+};
+
 static bool port_usable(void *arg, uint16_t port)
 {
-	struct tcp_sock *tp = arg;
+	struct pick_ctx *x = arg;
+	struct tcp_sock *tp = x->tp;
 	struct tcp_stack *st = tp->eng->tcp;
 
-	if (tp->c.raddr)
-		return !tcp_lookup(st, tp->c.laddr ? tp->c.laddr : tp->eng->cfg.addr, port,
-				   tp->c.raddr, tp->c.rport) &&
-		       !tcp_port_in_use(st, tp->c.laddr, port, true, tp);
+	if (tp->c.raddr) {
+		/* Linux __inet_hash_connect(): a port whose 4-tuple is in TIME-WAIT
+		 * is usable when tcp_twsk_unique() allows (tcp_tw_reuse) */
+		struct tcp_conn *c = tcp_lookup(st, tp->c.laddr ? tp->c.laddr : tp->eng->cfg.addr,
+						port, tp->c.raddr, tp->c.rport);
+
+		if (c && !(c->kind == TCPK_TW &&
+			   tcp_tw_reusable(tp, (const struct tcp_tw *)c, false, x->now)))
+			return false;
+		return !tcp_port_in_use(st, tp->c.laddr, port, true, tp);
+	}
 	return !tcp_port_in_use(st, tp->c.laddr, port, false, tp);
 }
 
-static int pick_port(struct tcp_sock *tp)
+static int pick_port(struct tcp_sock *tp, uint64_t now)
 {
 	struct eng *eng = tp->eng;
 	const struct tcp_params *p = &eng->cfg.tcp;
+	struct pick_ctx x = { tp, now };
 	int port = tcp_port_pick(&eng->tcp->ports, tp->c.laddr ? tp->c.laddr : eng->cfg.addr,
-				 tp->c.raddr, tp->c.rport, p->port_lo, p->port_hi, port_usable, tp);
+				 tp->c.raddr, tp->c.rport, p->port_lo, p->port_hi, port_usable, &x);
 
 	if (port < 0)
 		return port;
@@ -232,14 +305,19 @@ int tcp_bind(struct tcp_sock *tp, uint32_t addr, uint16_t port)
 	if (addr && addr != eng->cfg.addr && addr != htonl(INADDR_LOOPBACK))
 		return -EADDRNOTAVAIL;
 	tp->c.laddr = addr;
-	if (!port)
-		return pick_port(tp);
+	if (!port) {
+		int err = pick_port(tp, eng->now);
+		if (!err && addr)
+			tp->flags |= TF_BIND_ADDR;
+		return err;
+	}
 	if (tcp_port_in_use(eng->tcp, addr, port, !!(tp->flags & TF_REUSEADDR), tp)) {
 		tp->c.laddr = 0;
 		return -EADDRINUSE;
 	}
 	tp->c.lport = port;
-	tp->flags |= TF_BOUND;
+	/* Linux inet_bind: SOCK_BINDADDR_LOCK for an address, SOCK_BINDPORT_LOCK for a port */
+	tp->flags |= TF_BOUND | TF_BIND_PORT | (addr ? TF_BIND_ADDR : 0);
 	tcp_bind_hash_add(eng->tcp, tp);
 	return 0;
 }
@@ -256,7 +334,7 @@ int tcp_listen(struct tcp_sock *tp, int backlog)
 	if (!tcp_in_state(tp, TCPS_CLOSED) || (tp->flags & TF_WAS_CONN))
 		return -EINVAL;
 	if (!(tp->flags & TF_BOUND)) {
-		int err = pick_port(tp);
+		int err = pick_port(tp, eng->now);
 		if (err)
 			return err;
 	} else {
@@ -285,8 +363,85 @@ int tcp_accept(struct tcp_sock *tp, struct tcp_sock **out)
 	if (!c)
 		return -EAGAIN;
 	tcp_acceptq_unlink(tp, c);
+	c->flags |= TF_SS_CONNECTED;   /* Linux inet_accept: newsock->state = SS_CONNECTED */
 	*out = c;
 	return 0;
+}
+
+static int sock_error(struct tcp_sock *tp)
+{
+	int e = tp->err;
+
+	tp->err = 0;
+	return e;
+}
+
+/* Linux tcp_disconnect() for a connection that is already over (CLOSED): the
+ * socket may connect again. The source address goes back to the wildcard
+ * unless bind() named it (inet_reset_saddr); the port number stays for
+ * getsockname() (put_port released it, unless bind() named it). */
+static void disconnect(struct tcp_sock *tp)
+{
+	tp->c.raddr = 0;
+	tp->c.rport = 0;
+	if (!(tp->flags & TF_BIND_ADDR))
+		tp->c.laddr = 0;
+	put_port(tp);
+	ring_consume(&tp->snd, ring_len(&tp->snd));
+	ring_consume(&tp->rcv, ring_len(&tp->rcv));
+	tcp_ofo_free(&tp->ofo);
+	tcp_ofo_init(&tp->ofo, tp->rcvbuf / 2);
+	tp->flags &= ~(TF_WAS_CONN | TF_DONE | TF_FIN_QUEUED | TF_SYN_REXMIT | TF_RTT_TIMING |
+		       TF_PINGPONG | TF_ACK_PUSHED | TF_MORE | TF_ACKNOW | TF_SS_CONNECTING |
+		       TF_SS_CONNECTED);
+	tp->shut = 0;
+	tp->err = 0;
+	tp->err_soft = 0;
+	tp->retries = 0;
+	tp->probes = 0;
+	tp->probe0_stamp = 0;
+	tp->ofo_fin = false;
+	tp->snd_wnd = tp->max_snd_wnd = 0;
+	tcp_rtt_init(&tp->rtt, tp->eng->cfg.tcp.rto_initial, tp->eng->cfg.tcp.rto_min,
+		     tp->eng->cfg.tcp.rto_max);
+}
+
+/* The socket-level half of connect(), Linux __inet_stream_connect(): struct
+ * socket keeps its own state (SS_CONNECTING, SS_CONNECTED) apart from the TCP
+ * state, and a second connect() is answered from it:
+ *   SS_CONNECTED: -EISCONN;
+ *   SS_CONNECTING: -EALREADY while the handshake runs; once it is over, 0 the
+ *     first time (the connect finished: SS_CONNECTED), or, when the connection
+ *     closed, "sock_error(sk) ? : -ECONNABORTED" and a disconnect;
+ *   SS_UNCONNECTED: -EISCONN unless the TCP state is CLOSED (a listener too),
+ *     else a new handshake: -EINPROGRESS, SS_CONNECTING. */
+static int connect_finish(struct tcp_sock *tp, bool waited)
+{
+	int err;
+
+	tp->flags &= ~TF_SS_CONNECTING;
+	/* `waited`: the rest of a blocking connect() whose wait ended; Linux's
+	 * sleeper was woken at the state change out of SYN-SENT, so a handshake
+	 * that completed counts even if a reset followed at once (the next call
+	 * reports the reset). */
+	if (!tcp_in_state(tp, TCPS_CLOSED) || (waited && (tp->flags & TF_WAS_CONN))) {
+		tp->flags |= TF_SS_CONNECTED;
+		return 0;
+	}
+	err = sock_error(tp);
+	disconnect(tp);
+	return err ? -err : -ECONNABORTED;
+}
+
+int tcp_connect_waited(struct tcp_sock *tp)
+{
+	if (tp->flags & TF_SS_CONNECTED)
+		return 0;
+	if (!(tp->flags & TF_SS_CONNECTING))
+		return tcp_in_state(tp, TCPS_CLOSED) ? -ECONNABORTED : 0;
+	if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED))
+		return -EALREADY;
+	return connect_finish(tp, true);
 }
 
 int tcp_connect(struct tcp_sock *tp, uint32_t addr, uint16_t port, uint64_t now)
@@ -294,20 +449,15 @@ int tcp_connect(struct tcp_sock *tp, uint32_t addr, uint16_t port, uint64_t now)
 	struct eng *eng = tp->eng;
 	int err;
 
-	if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED))
-		return -EALREADY;
-	if (tcp_in_state(tp, TCPS_LISTEN))
-		return -EINVAL;
-	if (!tcp_in_state(tp, TCPS_CLOSED))
+	if (tp->flags & TF_SS_CONNECTED)
 		return -EISCONN;
-	if (tp->err) {
-		/* Linux: a failed connect reports its error once through connect too */
-		err = tp->err;
-		tp->err = 0;
-		return -err;
+	if (tp->flags & TF_SS_CONNECTING) {
+		if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED))
+			return -EALREADY;
+		return connect_finish(tp, false);
 	}
-	if (tp->flags & TF_WAS_CONN)
-		return -EISCONN;
+	if (!tcp_in_state(tp, TCPS_CLOSED) || (tp->flags & TF_WAS_CONN))
+		return -EISCONN;   /* a listener too (Linux: "if (sk->sk_state != TCP_CLOSE)") */
 	if (!port || !addr)
 		return -ECONNREFUSED;
 	tp->c.raddr = addr;
@@ -315,14 +465,27 @@ int tcp_connect(struct tcp_sock *tp, uint32_t addr, uint16_t port, uint64_t now)
 	if (!tp->c.laddr)
 		tp->c.laddr = eng->cfg.addr;
 	if (!(tp->flags & TF_BOUND)) {
-		err = pick_port(tp);
+		err = pick_port(tp, now);
 		if (err) {
 			tp->c.raddr = 0;
 			tp->c.rport = 0;
+			if (!(tp->flags & TF_BIND_ADDR))
+				tp->c.laddr = 0;
 			return err;
 		}
-	} else if (tcp_lookup(eng->tcp, tp->c.laddr, tp->c.lport, addr, port)) {
-		return -EADDRNOTAVAIL;
+	} else {
+		struct tcp_conn *c = tcp_lookup(eng->tcp, tp->c.laddr, tp->c.lport, addr, port);
+
+		/* Linux __inet_check_established(): a TIME-WAIT record of the same
+		 * 4-tuple gives way when tcp_twsk_unique() says it is safe */
+		if (c && !(c->kind == TCPK_TW &&
+			   tcp_tw_reusable(tp, (struct tcp_tw *)c, true, now))) {
+			tp->c.raddr = 0;
+			tp->c.rport = 0;
+			if (!(tp->flags & TF_BIND_ADDR))
+				tp->c.laddr = 0;
+			return -EADDRNOTAVAIL;
+		}
 	}
 	tp->iss = tcp_isn(eng->cfg.secret, tp->c.laddr, tp->c.lport, addr, port, now);
 	tp->snd_una = tp->iss;
@@ -338,22 +501,34 @@ int tcp_connect(struct tcp_sock *tp, uint32_t addr, uint16_t port, uint64_t now)
 		}
 	}
 	tp->rcv_mss = (uint16_t)(eng->link ? eng->link->mtu - 40 : 1460);
+	{
+		/* Linux tcp_twsk_unique(): the new connection starts past the old
+		 * one's sequence space, "write_seq = tw_snd_nxt + 65535 + 2", and
+		 * keeps its TS.Recent; the record goes (TCPTimeWaitRecycled) */
+		struct tcp_conn *c = tcp_lookup(eng->tcp, tp->c.laddr, tp->c.lport, addr, port);
+
+		if (c && c->kind == TCPK_TW) {
+			struct tcp_tw *tw = (struct tcp_tw *)c;
+
+			tp->iss = tw->snd_nxt + 65535 + 2;
+			if (!tp->iss)
+				tp->iss = 1;
+			tp->snd_una = tp->iss;
+			tp->snd_nxt = tp->snd_max = tp->iss + 1;
+			tp->ts_recent = tw->ts_recent;
+			tcp_set_state(eng, &tw->c, TCPS_CLOSED);
+			tcp_tw_free(eng, tw);
+		}
+	}
 	tcp_hash_add(eng->tcp, &tp->c);
 	tcp_set_state(eng, &tp->c, TCPS_SYN_SENT);
+	tp->flags |= TF_SS_CONNECTING;
 	eng_count(eng, TCP_ACTIVE_OPENS);
 	tp->rtt_start = now;
 	tp->retrans_stamp = now;
 	tcp_send_syn(tp, now);
 	tcp_run_wakeups(eng);
 	return -EINPROGRESS;
-}
-
-static int sock_error(struct tcp_sock *tp)
-{
-	int e = tp->err;
-
-	tp->err = 0;
-	return e;
 }
 
 ssize_t tcp_send(struct tcp_sock *tp, const void *buf, size_t len, int flags, uint64_t now)
@@ -379,6 +554,8 @@ ssize_t tcp_send(struct tcp_sock *tp, const void *buf, size_t len, int flags, ui
 	n = ring_write(&tp->snd, buf, (uint32_t)len);
 	if (n < 0)
 		return n;
+	if ((uint32_t)n < len)
+		tp->flags |= TF_NOSPACE;   /* Linux SOCK_NOSPACE: the writer found it full */
 	if (n == 0)
 		return -EAGAIN;
 	if (flags & MSG_MORE)
@@ -679,7 +856,9 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 			if (name == SO_SNDBUF) {
 				if (b < 4608)
 					b = 4608;
-				if (ring_set_limit(&tp->snd, b) == 0)
+				/* Linux SOCK_SNDBUF_LOCK: no autotuning after this */
+				tp->flags |= TF_SNDBUF_LOCK;
+				if (ring_set_limit(&tp->snd, tcp_sndbuf_payload(b)) == 0)
 					tp->sndbuf = b;
 			} else {
 				if (b < 2304)
@@ -723,6 +902,20 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 		if (v < 1 || v > 127)
 			return -EINVAL;
 		tp->keep_cnt = (unsigned)v;
+		return 0;
+	case TCP_SYNCNT:
+		/* Linux tcp_sock_set_syncnt: "if (val < 1 || val > MAX_TCP_SYNCNT)" */
+		if (v < 1 || v > 127)
+			return -EINVAL;
+		tp->syn_retries = (uint8_t)v;
+		return 0;
+	case TCP_USER_TIMEOUT:
+		/* RFC 5482 with Linux's semantics: milliseconds, 0 = the system's
+		 * timeouts; "Cap the max time in ms TCP will retry or probe the window
+		 * before giving up" (do_tcp_setsockopt: val < 0 is EINVAL) */
+		if (v < 0)
+			return -EINVAL;
+		tp->user_timeout = (uint32_t)v;
 		return 0;
 	case TCP_MAXSEG:
 		if (v && (v < 88 || v > 65535 - 40))
@@ -842,6 +1035,11 @@ int tcp_getsockopt(struct tcp_sock *tp, int level, int name, void *val, socklen_
 		return put_int(val, len, (int)(tp->keep_intvl / SEC(1)));
 	case TCP_KEEPCNT:
 		return put_int(val, len, (int)tp->keep_cnt);
+	case TCP_SYNCNT:
+		return put_int(val, len, tp->syn_retries ? tp->syn_retries :
+					  (int)tp->eng->cfg.tcp.syn_retries);
+	case TCP_USER_TIMEOUT:
+		return put_int(val, len, (int)tp->user_timeout);
 	case TCP_MAXSEG:
 		return put_int(val, len, tcp_in_state(tp, TCPS_SYNCHRONIZED) ? tp->mss :
 					  (tp->user_mss ? tp->user_mss : 536));
@@ -903,9 +1101,10 @@ int tcp_getsockname(const struct tcp_sock *tp, uint32_t *addr, uint16_t *port)
 
 int tcp_getpeername(const struct tcp_sock *tp, uint32_t *addr, uint16_t *port)
 {
-	if (!tcp_in_state(tp, TCPS_SYNCHRONIZED) && !(tp->flags & TF_WAS_CONN))
-		return -ENOTCONN;
-	if (tcp_in_state(tp, TCPS_CLOSED) && !tp->c.raddr)
+	/* Linux inet_getname(): "if (!inet->inet_dport || ((1 << state) &
+	 * (TCPF_CLOSE | TCPF_SYN_SENT)) && peer == 1) return -ENOTCONN": a reset
+	 * or finished connection (TIME-WAIT leaves the socket CLOSED) has no peer */
+	if (!tp->c.rport || tcp_in_state(tp, TCPS_CLOSED | TCPS_SYN_SENT))
 		return -ENOTCONN;
 	*addr = tp->c.raddr;
 	*port = tp->c.rport;

@@ -146,12 +146,31 @@ bool tcp_port_in_use(struct tcp_stack *st, uint32_t laddr, uint16_t port, bool r
 			continue;
 		return true;
 	}
-	if (!reuse) {
-		for (const struct tcp_tw *tw = b->tws; tw; tw = tw->bnext)
-			if (!laddr || tw->c.laddr == laddr)
-				return true;
-	}
+	/* Linux inet_bind_conflict(): "if (reuse && sk2->sk_reuse && sk2->sk_state
+	 * != TCP_LISTEN)" there is no conflict: a TIME-WAIT record lets the port go
+	 * only when both the new socket and the one that left it set SO_REUSEADDR */
+	for (const struct tcp_tw *tw = b->tws; tw; tw = tw->bnext)
+		if ((!laddr || tw->c.laddr == laddr) && !(reuse && tw->reuse))
+			return true;
 	return false;
+}
+
+bool tcp_tw_reusable(const struct tcp_sock *tp, const struct tcp_tw *tw, bool bound,
+		     uint64_t now)
+{
+	int reuse = tp->eng->cfg.tcp.tw_reuse;
+
+	/* tcp_tw_reuse 2: "only for loopback traffic" */
+	if (reuse == 2 && (ntohl(tw->c.raddr) >> 24) != 127 && (ntohl(tw->c.laddr) >> 24) != 127)
+		reuse = 0;
+	/* "With PAWS, it is safe from the viewpoint of data integrity": only a
+	 * connection that used timestamps; with a port the user bound (no twp)
+	 * that suffices, else tcp_tw_reuse and one second since TS.Recent */
+	if (!tw->ts_recent_stamp)
+		return false;
+	if (bound)
+		return true;
+	return reuse && now / SEC(1) >= tw->ts_recent_stamp;
 }
 
 void tcp_bind_hash_add(struct tcp_stack *st, struct tcp_sock *tp)
@@ -244,9 +263,11 @@ struct tcp_sock *tcp_sock_alloc(struct eng *eng)
 		tp->t[i].kind = TCPK_SOCK;
 		tp->t[i].which = (uint8_t)i;
 	}
-	tp->sndbuf = 1u << 20;   /* Linux autotunes up to tcp_wmem[2]; a fixed 1 MB here */
+	/* tcp_wmem[1] until the connection is established, then grown with the
+	 * congestion window (tcp_sndbuf_expand) */
+	tp->sndbuf = p->wmem_default ? p->wmem_default : 16384;
 	tp->rcvbuf = 1u << 20;
-	ring_init(&tp->snd, tp->sndbuf);
+	ring_init(&tp->snd, tcp_sndbuf_payload(tp->sndbuf));
 	ring_init(&tp->rcv, tp->rcvbuf);
 	tcp_ofo_init(&tp->ofo, tp->rcvbuf / 2);
 	tcp_rtt_init(&tp->rtt, p->rto_initial, p->rto_min, p->rto_max);

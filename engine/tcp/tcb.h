@@ -107,6 +107,8 @@ struct tcp_tw {
 	uint32_t ts_recent, ts_off;
 	uint16_t rcv_win;        /* window to advertise, already scaled down */
 	uint8_t ts_ok;
+	uint8_t reuse;           /* Linux tw_reuse: the socket had SO_REUSEADDR */
+	uint32_t ts_recent_stamp; /* seconds (engine clock) TS.Recent was taken, 0 = never */
 };
 
 /* tcp_sock.flags */
@@ -131,6 +133,14 @@ enum {
 	TF_WAKE = 1 << 17,       /* on the pending-callbacks list */
 	TF_CORK_PUSH = 1 << 18,  /* the cork ceiling passed: send the held partial segment */
 	TF_ACK_PUSHED = 1 << 19, /* Linux ICSK_ACK_PUSHED: small segments seen, ACK sooner */
+	/* the socket-level state of connect() (Linux struct socket's SS_CONNECTING,
+	 * SS_CONNECTED), apart from the TCP state: a second connect() answers from it */
+	TF_SS_CONNECTING = 1 << 20,
+	TF_SS_CONNECTED = 1 << 21,
+	TF_BIND_ADDR = 1 << 22,  /* Linux SOCK_BINDADDR_LOCK: bind() named the address */
+	TF_BIND_PORT = 1 << 23,  /* Linux SOCK_BINDPORT_LOCK: bind() named the port */
+	TF_SNDBUF_LOCK = 1 << 24, /* Linux SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning */
+	TF_NOSPACE = 1 << 25,    /* Linux SOCK_NOSPACE: a write found the send buffer full */
 };
 /* tcp_sock.shut, as Linux sk_shutdown */
 enum { SHUT_F_RCV = 1, SHUT_F_SEND = 2 };
@@ -190,7 +200,10 @@ struct tcp_sock {
 	uint64_t linger;         /* SO_LINGER l_linger in ns (TF_LINGER) */
 	void (*linger_done)(void *arg); /* tcp_close_linger() waiting for the FIN's ACK */
 	void *linger_arg;
-	uint32_t sndbuf, rcvbuf;
+	uint32_t sndbuf, rcvbuf; /* SO_SNDBUF / SO_RCVBUF as Linux reports them */
+	uint8_t syn_retries;     /* TCP_SYNCNT, 0 = the engine's tcp_syn_retries */
+	uint32_t user_timeout;   /* TCP_USER_TIMEOUT in ms (RFC 5482), 0 = off */
+	uint64_t probe0_stamp;   /* Linux icsk_probes_tstamp: first unanswered window probe */
 
 	/* listeners */
 	int backlog;
@@ -236,6 +249,10 @@ static inline bool tcp_in_state(const struct tcp_sock *tp, int states)
 }
 /* state.c: the one door for state changes (logs, counts, traces). */
 void tcp_set_state(struct eng *eng, struct tcp_conn *c, int state);
+/* Linux tcp_sndbuf_expand(): grow SO_SNDBUF with the congestion window (not when
+ * set by the user); the send queue's limit follows (tcp_sndbuf_payload). */
+void tcp_sndbuf_expand(struct tcp_sock *tp);
+uint32_t tcp_sndbuf_payload(uint32_t sndbuf);
 /* A hook called on every transition (tapsock trace); NULL removes it. */
 void tcp_set_trace(struct eng *eng,
 		   void (*fn)(struct eng *, const struct tcp_conn *, int, int, void *), void *arg);
@@ -254,6 +271,11 @@ void tcp_bind_hash_add_tw(struct tcp_stack *st, struct tcp_tw *tw);
 struct tcp_sock *tcp_lookup_listener(struct tcp_stack *st, uint32_t laddr, uint16_t lport);
 bool tcp_port_in_use(struct tcp_stack *st, uint32_t laddr, uint16_t port, bool reuse,
 		     const struct tcp_sock *self);
+/* Linux tcp_twsk_unique(): may a new connection from tp take over the 4-tuple of
+ * the TIME-WAIT record tw? `bound`: tp named its port with bind() (Linux passes no
+ * twp then, and timestamps alone make it safe); else tcp_tw_reuse decides. */
+bool tcp_tw_reusable(const struct tcp_sock *tp, const struct tcp_tw *tw, bool bound,
+		     uint64_t now);
 void tcp_timer_arm(struct eng *eng, struct tcp_tnode *t, uint64_t when);
 void tcp_timer_stop(struct eng *eng, struct tcp_tnode *t);
 static inline bool tcp_timer_on(const struct tcp_tnode *t) { return timer_pending(&t->node); }

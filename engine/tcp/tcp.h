@@ -33,6 +33,8 @@ struct tcp_params {
 	unsigned somaxconn;      /* net.core.somaxconn 4096 */
 	uint16_t port_lo, port_hi; /* ip_local_port_range 32768 60999 */
 	char congestion[16];     /* tcp_congestion_control: "cubic" (Linux's default) or "reno" */
+	int tw_reuse;            /* tcp_tw_reuse: 0 off, 1 on, 2 loopback only (Linux's default) */
+	uint32_t wmem_default, wmem_max; /* tcp_wmem[1] 16 KiB, tcp_wmem[2] 4 MiB (SO_SNDBUF autotuning) */
 };
 
 #define TCP_PARAMS_DEFAULT {                                           \
@@ -42,7 +44,8 @@ struct tcp_params {
 	.synack_retries = 5, .retries2 = 15, .orphan_retries = 0,      \
 	.keep_idle = 7200000000000ull, .keep_intvl = 75000000000ull,   \
 	.keep_cnt = 9, .syncookies = 1, .max_syn_backlog = 1024,       \
-	.somaxconn = 4096, .port_lo = 32768, .port_hi = 60999, .congestion = "cubic" }
+	.somaxconn = 4096, .port_lo = 32768, .port_hi = 60999, .congestion = "cubic",        \
+	.tw_reuse = 2, .wmem_default = 16384, .wmem_max = 4194304 }
 
 struct tcp_stack;
 struct tcp_stack *tcp_new(struct eng *eng);

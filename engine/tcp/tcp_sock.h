@@ -48,6 +48,14 @@ int tcp_accept(struct tcp_sock *s, struct tcp_sock **out);
  * POLLERR with SO_ERROR (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH ...).
  * -EALREADY while connecting, -EISCONN when connected, -EADDRNOTAVAIL no port. */
 int tcp_connect(struct tcp_sock *s, uint32_t addr, uint16_t port, uint64_t now);
+/* connect() keeps Linux's socket-level state (SS_CONNECTING/SS_CONNECTED): after a
+ * non-blocking connect completed the next tcp_connect() returns 0 and later ones
+ * -EISCONN; after it failed, the error (or -ECONNABORTED once it was reported)
+ * and the socket may connect again, its source address reset. A listener gives
+ * -EISCONN. tcp_connect_waited() is the rest of a blocking connect() after its
+ * wait for POLLOUT: 0 when the handshake completed (even if a reset followed: the
+ * next call reports it), else the error as above; -EALREADY while still pending. */
+int tcp_connect_waited(struct tcp_sock *s);
 
 /* flags: MSG_MORE (cork this write), MSG_DONTWAIT and MSG_NOSIGNAL accepted and
  * meaningless here (always non-blocking, never a signal). Returns bytes queued,
@@ -79,7 +87,8 @@ int tcp_close_linger(struct tcp_sock *s, void (*done)(void *arg), void *arg, uin
 /* SOL_SOCKET: SO_LINGER, SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, SO_REUSEADDR,
  * SO_REUSEPORT, SO_ERROR (get, clears it), SO_TYPE, SO_ACCEPTCONN.
  * IPPROTO_TCP: TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
- * TCP_MAXSEG, TCP_LINGER2, TCP_QUICKACK, TCP_INFO (struct tcp_info of
+ * TCP_MAXSEG, TCP_LINGER2, TCP_QUICKACK, TCP_SYNCNT, TCP_USER_TIMEOUT (RFC 5482,
+ * Linux's semantics), TCP_INFO (struct tcp_info of
  * <netinet/tcp.h>, the fields we keep). -ENOPROTOOPT otherwise, -EINVAL bad len. */
 int tcp_setsockopt(struct tcp_sock *s, int level, int name, const void *val,
 		   socklen_t len, uint64_t now);

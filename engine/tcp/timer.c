@@ -22,9 +22,30 @@ static uint64_t model_timeout(unsigned boundary, uint64_t rto_base, uint64_t rto
 bool tcp_retries_exceeded(const struct tcp_sock *tp, unsigned boundary, uint64_t rto_base,
 			  uint64_t now)
 {
+	uint64_t timeout;
+
 	if (!tp->retries || !tp->retrans_stamp)
 		return false;
-	return now - tp->retrans_stamp >= model_timeout(boundary, rto_base, tp->eng->cfg.tcp.rto_max);
+	/* Linux retransmits_timed_out(): TCP_USER_TIMEOUT replaces the modelled
+	 * time of `boundary` retries when set */
+	timeout = tp->user_timeout ? MSEC((uint64_t)tp->user_timeout)
+				   : model_timeout(boundary, rto_base, tp->eng->cfg.tcp.rto_max);
+	return now - tp->retrans_stamp >= timeout;
+}
+
+/* Linux tcp_clamp_rto_to_user_timeout(): the next retransmission never waits
+ * past the user timeout, so the connection fails on time. */
+static uint64_t clamp_to_user_timeout(const struct tcp_sock *tp, uint64_t when, uint64_t start,
+				      uint64_t now)
+{
+	uint64_t end;
+
+	if (!tp->user_timeout || !start)
+		return when;
+	end = start + MSEC((uint64_t)tp->user_timeout);
+	if (end <= now)
+		return now + 1;   /* "user timeout has passed; fire ASAP" */
+	return when < end ? when : end;
 }
 
 void tcp_keep_reset(struct tcp_sock *tp, uint64_t now)
@@ -47,7 +68,10 @@ static void rexmt_timer(struct tcp_sock *tp, uint64_t now)
 	const struct tcp_params *p = &eng->cfg.tcp;
 
 	if (tcp_in_state(tp, TCPS_SYN_SENT | TCPS_SYN_RECEIVED)) {
-		unsigned limit = tcp_in_state(tp, TCPS_SYN_SENT) ? p->syn_retries : p->synack_retries;
+		/* Linux tcp_write_timeout(): "retry_until = icsk->icsk_syn_retries ? :
+		 * net->ipv4.sysctl_tcp_syn_retries" (TCP_SYNCNT) */
+		unsigned limit = tp->syn_retries ? tp->syn_retries :
+				 tcp_in_state(tp, TCPS_SYN_SENT) ? p->syn_retries : p->synack_retries;
 
 		if (tp->retries >= limit ||
 		    tcp_retries_exceeded(tp, limit, p->rto_initial, now)) {
@@ -61,6 +85,10 @@ static void rexmt_timer(struct tcp_sock *tp, uint64_t now)
 		eng_count(eng, TCP_TIMEOUTS);
 		tcp_send_syn(tp, now);
 		tcp_arm_rexmt(tp, now);
+		if (tp->user_timeout)
+			tcp_timer_arm(eng, &tp->t[TCPT_REXMT],
+				      clamp_to_user_timeout(tp, tp->t[TCPT_REXMT].node.when,
+							    tp->retrans_stamp, now));
 		return;
 	}
 	if (tp->snd_una == tp->snd_max)
@@ -85,6 +113,10 @@ static void rexmt_timer(struct tcp_sock *tp, uint64_t now)
 	tcp_rtt_backoff(&tp->rtt);
 	tcp_retransmit_head(tp, now);
 	tcp_arm_rexmt(tp, now);
+	if (tp->user_timeout)
+		tcp_timer_arm(eng, &tp->t[TCPT_REXMT],
+			      clamp_to_user_timeout(tp, tp->t[TCPT_REXMT].node.when,
+						    tp->retrans_stamp, now));
 }
 
 /* RFC 9293 3.8.6.1: "The sending TCP must regularly retransmit to the receiving
@@ -96,8 +128,19 @@ static void persist_timer(struct tcp_sock *tp, uint64_t now)
 	unsigned max = eng->cfg.tcp.retries2;
 	uint64_t rto;
 
-	if (tp->snd_wnd || ring_len(&tp->snd) <= tp->snd_nxt - tp->snd_una)
+	if (tp->snd_wnd || ring_len(&tp->snd) <= tp->snd_nxt - tp->snd_una) {
+		tp->probe0_stamp = 0;
 		return;
+	}
+	/* Linux tcp_probe_timer(): "if the socket is orphaned or the user
+	 * specifies TCP_USER_TIMEOUT, we kill the socket when the retry count and
+	 * the time exceeds the corresponding system limit" */
+	if (!tp->probe0_stamp) {
+		tp->probe0_stamp = now;
+	} else if (tp->user_timeout && now - tp->probe0_stamp >= MSEC((uint64_t)tp->user_timeout)) {
+		tcp_done(tp, tp->err_soft ? tp->err_soft : ETIMEDOUT);
+		return;
+	}
 	if (tp->flags & TF_ORPHAN)
 		max = eng->cfg.tcp.orphan_retries ? eng->cfg.tcp.orphan_retries : 8;
 	if (tp->probes >= max) {
@@ -111,6 +154,17 @@ static void persist_timer(struct tcp_sock *tp, uint64_t now)
 		rto <<= 1;
 	if (rto > eng->cfg.tcp.rto_max)
 		rto = eng->cfg.tcp.rto_max;
+	if (tp->user_timeout) {
+		/* Linux tcp_clamp_probe0_to_user_timeout(): no later than the
+		 * user timeout, no sooner than TCP_TIMEOUT_MIN (2 jiffies) */
+		uint64_t end = tp->probe0_stamp + MSEC((uint64_t)tp->user_timeout);
+		uint64_t left = end > now ? end - now : 0;
+
+		if (left < MSEC(2))
+			left = MSEC(2);
+		if (left < rto)
+			rto = left;
+	}
 	tcp_timer_arm(eng, &tp->t[TCPT_PERSIST], now + rto);
 }
 
@@ -134,7 +188,10 @@ static void keep_timer(struct tcp_sock *tp, uint64_t now)
 		tcp_timer_arm(eng, &tp->t[TCPT_KEEP], tp->last_rcv + tp->keep_idle);
 		return;
 	}
-	if (tp->probes >= tp->keep_cnt) {
+	/* Linux tcp_keepalive_timer(): "If the TCP_USER_TIMEOUT option is enabled,
+	 * use that to determine when to timeout instead" (after one probe at least) */
+	if ((tp->user_timeout && idle >= MSEC((uint64_t)tp->user_timeout) && tp->probes) ||
+	    (!tp->user_timeout && tp->probes >= tp->keep_cnt)) {
 		tcp_send_active_rst(tp, now);
 		tcp_done(tp, tp->err_soft ? tp->err_soft : ETIMEDOUT);
 		return;

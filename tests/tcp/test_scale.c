@@ -161,7 +161,14 @@ Test(tcp_scale, time_wait_blocks_bind_without_reuseaddr, .init = setup, .fini = 
 	struct tcp_sock *c;
 	int one = 1;
 
-	fx_time_wait();
+	fx_fin_wait2();
+	/* SO_REUSEADDR on the socket that leaves the record: Linux lets a
+	 * SO_REUSEADDR bind pass only when both set it (tw_reuse) */
+	tcp_setsockopt(F.s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), F.now);
+	cr_assert_eq(seg(.flags = TH_FIN | TH_ACK), DROP_NONE);
+	F.p_seq++;
+	expect_out(TH_ACK);
+	cr_assert_eq(fx_state(), TCPS_TIME_WAIT);
 	tcp_close(F.s, F.now);   /* only the TIME-WAIT record holds the port now */
 	c = tcp_sock_new(F.eng);
 	cr_assert_eq(tcp_bind(c, 0, F.lport), -EADDRINUSE);

@@ -42,7 +42,8 @@ Test(tcp_tso, frames_up_to_64k_of_whole_segments)
 	uint32_t sent = 0;
 
 	fx_established();
-	F.s->cc.cwnd = 200000;   /* as if the window had grown */
+	F.s->cc.cwnd = 200000;   /* as if the window had grown ... */
+	tcp_sndbuf_expand(F.s);  /* ... and the send buffer with it */
 	cr_assert_eq(tcp_send(F.s, big, 100000, 0, F.now), 100000);
 	o = expect_out(TH_ACK);
 	cr_assert_eq(o->len, 44 * 1460u, "as many whole MSS as fit in 64 KB");
