@@ -1274,11 +1274,14 @@ static bool env_has(char *const envp[], size_t n, const char *var)
  * (PATH_MAX + 16 bytes) holds a rewritten LD_PRELOAD. */
 static char **keep_env(char *const envp[], char **scratch, size_t cap, char *preload)
 {
+	static char *const none[] = { NULL };
 	size_t n = 0, k = 0;
 	int lp = -1;
 
-	if (!envp || !env_lib[0])
+	if (!env_lib[0])
 		return (char **)envp;
+	if (!envp)
+		envp = none;   /* after clearenv(), environ is NULL: an empty environment */
 	for (; envp[n]; n++)
 		if (!strncmp(envp[n], "LD_PRELOAD=", 11))
 			lp = (int)n;

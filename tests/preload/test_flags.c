@@ -1,0 +1,236 @@
+/* test_flags.c - MSG_MORE on the ring path, SO_LINGER with a positive timeout, the exec family keeping programs on tapsock (tcp(7) MSG_MORE, socket(7) SO_LINGER, execve(2), posix_spawn(3)).
+ *
+ * Subnet 10.77.125.0/24 (test_poll_env.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_poll_env.h"
+
+extern char **environ;
+
+TestSuite(flags, .timeout = 30);
+
+/* Bytes the kernel peer can read within ms (0 when none). */
+static ssize_t k_read_within(int kfd, char *buf, size_t len, int ms)
+{
+	struct pollfd p = { .fd = kfd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	return read(kfd, buf, len);
+}
+
+static void k_read_exact(int kfd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = k_read_within(kfd, buf + got, n - got, 5000);
+		cr_assert(r > 0, "kernel peer: %zu of %zu bytes", got, n);
+		got += (size_t)r;
+	}
+}
+
+/* ---- MSG_MORE ---- */
+
+Test(flags, msg_more_holds_a_small_write_until_the_next_send)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	char buf[16];
+
+	/* without it, a small write goes at once */
+	cr_assert(send(fd, "xyz", 3, 0) == 3);
+	k_read_exact(kfd, buf, 3);
+	cr_expect(!memcmp(buf, "xyz", 3));
+	/* with it, the engine's TCP corks the write (Linux: up to the next send
+	 * without MSG_MORE, 200 ms at most) */
+	cr_assert(send(fd, "abc", 3, MSG_MORE) == 3);
+	cr_expect_eq(k_read_within(kfd, buf, sizeof(buf), 80), 0,
+		     "a MSG_MORE write went out alone");
+	cr_assert(send(fd, "def", 3, 0) == 3);
+	k_read_exact(kfd, buf, 6);
+	cr_expect(!memcmp(buf, "abcdef", 6), "got %.6s", buf);
+	close(fd);
+	close(kfd);
+}
+
+/* ---- SO_LINGER ---- */
+
+static void set_linger(int fd, int secs)
+{
+	struct linger lg = { 1, secs };
+
+	cr_assert(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "SO_LINGER: %s",
+		  strerror(errno));
+}
+
+/* A connection whose peer reads nothing, with our send side full: our FIN cannot
+ * go out (it waits behind the data for a window). */
+static int stuck_pair(int *kfd)
+{
+	int fd = t_connect_pair(kfd, 4096);
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	fill_nonblock(fd);
+	return fd;
+}
+
+Test(flags, linger_close_returns_once_the_fin_is_acknowledged)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	char buf[4];
+
+	set_linger(fd, 5);
+	cr_assert(send(fd, "bye", 3, 0) == 3);
+	long long t0 = now_ms();
+	cr_assert(close(fd) == 0);
+	long long el = now_ms() - t0;
+	cr_expect(el < 1000, "close took %lld ms", el);
+	k_read_exact(kfd, buf, 3);
+	cr_expect(!memcmp(buf, "bye", 3));
+	cr_expect_eq(k_read_within(kfd, buf, 1, 2000), 0, "no EOF after the lingering close");
+	close(kfd);
+}
+
+Test(flags, linger_close_waits_at_most_the_linger_time)
+{
+	int kfd, fd = stuck_pair(&kfd);
+
+	set_linger(fd, 1);
+	long long t0 = now_ms();
+	cr_assert(close(fd) == 0);
+	long long el = now_ms() - t0;
+	cr_expect(el >= 900 && el < 2500, "close took %lld ms, the linger time is 1 s", el);
+	close(kfd);
+}
+
+Test(flags, close_without_linger_does_not_wait)
+{
+	int kfd, fd = stuck_pair(&kfd);
+	long long t0 = now_ms();
+
+	cr_assert(close(fd) == 0);
+	cr_expect(now_ms() - t0 < 300, "close took %lld ms", now_ms() - t0);
+	close(kfd);
+}
+
+Test(flags, linger_close_of_a_copy_another_process_holds_does_not_wait)
+{
+	int kfd, fd = stuck_pair(&kfd), c2p[2], p2c[2];
+
+	set_linger(fd, 2);
+	cr_assert(pipe(c2p) == 0 && pipe(p2c) == 0);
+	pid_t c = fork();
+	if (c == 0) {
+		struct sockaddr_in sa;
+		socklen_t l = sizeof(sa);
+		char x;
+		getsockname(fd, (struct sockaddr *)&sa, &l);   /* known to the engine */
+		if (write(c2p[1], "r", 1) != 1 || read(p2c[0], &x, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	char x;
+	cr_assert(read(c2p[0], &x, 1) == 1);
+	long long t0 = now_ms();
+	cr_assert(close(fd) == 0);
+	long long el = now_ms() - t0;
+	cr_expect(el < 500, "close of a socket another process holds took %lld ms", el);
+	cr_assert(write(p2c[1], "x", 1) == 1);
+	waitpid(c, NULL, 0);
+	close(kfd);
+}
+
+/* ---- the exec family ---- */
+
+/* The exec'd program: still on tapsock, with the environment it needs. */
+static int exec_check(int fd)
+{
+	const char *lp = getenv("LD_PRELOAD"), *lib = getenv("TAPSOCK_LIB");
+	int dom = 0;
+	socklen_t dl = sizeof(dom);
+
+	if (!lp || !strstr(lp, "libtapsock"))
+		return 30;
+	if (!lib)
+		return 31;   /* TAPSOCK_* kept */
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) < 0 || dom != AF_INET)
+		return 32;   /* the inherited fd is a tapsock socket again */
+	return send(fd, "E", 1, 0) == 1 ? 0 : 33;
+}
+
+static char self[PATH_MAX];
+
+static void self_path(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	cr_assert(n > 0);
+	self[n] = 0;
+}
+
+static void expect_exec(int how)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	char fds[16], b;
+	char *empty[] = { NULL };
+	pid_t c;
+
+	self_path();
+	snprintf(fds, sizeof(fds), "%d", fd);
+	char *argv[] = { self, "--exec-check", fds, NULL };
+	if (how == 3) {
+		cr_assert(posix_spawn(&c, self, NULL, NULL, argv, empty) == 0);
+	} else {
+		c = fork();
+		if (c == 0) {
+			if (how == 0)
+				execvpe(self, argv, empty);
+			else if (how == 1)
+				execle(self, self, "--exec-check", fds, (char *)NULL, empty);
+			else if (how == 2) {
+				/* the program clears its environment itself (clearenv:
+				 * Criterion's own variables must not reach the child) */
+				clearenv();
+				setenv("PATH", "/usr/bin:/bin", 1);
+				execvp(self, argv);
+			} else if (how == 4) {
+				clearenv();
+				execl(self, self, "--exec-check", fds, (char *)NULL);
+			}
+			_exit(127);
+		}
+	}
+	int st;
+	cr_assert(waitpid(c, &st, 0) == c);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec'd child: status %d",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+	cr_expect(k_read_within(kfd, &b, 1, 3000) == 1 && b == 'E', "the child's byte");
+	close(fd);
+	close(kfd);
+}
+
+Test(flags, execvpe_with_an_empty_environment_stays_on_tapsock) { expect_exec(0); }
+Test(flags, execle_with_an_empty_environment_stays_on_tapsock) { expect_exec(1); }
+Test(flags, execvp_after_clearenv_stays_on_tapsock) { expect_exec(2); }
+Test(flags, posix_spawn_with_an_empty_environment_stays_on_tapsock) { expect_exec(3); }
+Test(flags, execl_after_clearenv_stays_on_tapsock) { expect_exec(4); }
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--exec-check"))
+		return exec_check(atoi(argv[2]));
+	return plenv_main(argc, argv, 125, "flags");
+}
