@@ -159,6 +159,8 @@ unsigned pl_sock_events(struct pl_sock *s)
 			return 0;
 		return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR | POLLHUP;
 	}
+	if (atomic_load(&sh->v6_listen))
+		return 0;   /* an IPv6-only listener: never a connection (psock.h) */
 	r = atomic_load(&sh->ev) & (POLLIN | POLLOUT | POLLHUP | POLLRDHUP);
 	st = atomic_load(&sh->state);
 	if (psock_ring_used(&sh->rx))

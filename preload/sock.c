@@ -261,6 +261,19 @@ static int simple(uint16_t type, int fd, const void *p, size_t len, struct pl_re
 	return rep->status;
 }
 
+/* bind() of an IPV6_V6ONLY socket to :: or ::1: nothing the engine (IPv4 only)
+ * could ever deliver to it. Linux lets it share the port with an IPv4 socket. */
+static bool v6only_local(struct pl_sock *s, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_in6 in6;
+
+	if (s->domain != AF_INET6 || !atomic_load(&s->shm->v6only) || !sa ||
+	    len < (socklen_t)sizeof(in6) || sa->sa_family != AF_INET6)
+		return false;
+	memcpy(&in6, sa, sizeof(in6));
+	return IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr);
+}
+
 EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct pl_sock *s = pl_fd_get(fd);
@@ -270,6 +283,16 @@ EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (!s)
 		return (pl_real_init(), real_bind(fd, sa, len));
+	if (v6only_local(s, sa, len)) {
+		/* IPv6 only, on an engine without IPv6: bound here, never served */
+		struct sockaddr_in6 in6;
+		memcpy(&in6, sa, sizeof(in6));
+		r = atomic_load(&s->shm->v6_port) ? -EINVAL : 0;
+		if (!r)
+			atomic_store(&s->shm->v6_port, (uint32_t)ntohs(in6.sin6_port) + 1u);
+		pl_sock_put(s);
+		return r < 0 ? set_errno(-r) : 0;
+	}
 	r = addr_in(s, sa, len, &a.addr, &a.port, false);
 	if (!r)
 		r = simple(PSOCK_BIND, fd, &a, sizeof(a), &rep);
@@ -286,6 +309,11 @@ EXPORT int listen(int fd, int backlog)
 
 	if (!s)
 		return (pl_real_init(), real_listen(fd, backlog));
+	if (atomic_load(&s->shm->v6_port)) {
+		atomic_store(&s->shm->v6_listen, 1);
+		pl_sock_put(s);
+		return 0;
+	}
 	r = simple(PSOCK_LISTEN, fd, &b, sizeof(b), &rep);
 	pl_sock_put(s);
 	return r < 0 ? set_errno(-r) : 0;
@@ -315,6 +343,14 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		return set_errno(EINVAL);
 	}
 	for (;;) {
+		if (atomic_load(&s->shm->v6_listen)) {
+			/* an IPv6-only listener: nothing ever arrives */
+			rep.nfds = 0;
+			r = nonblocking(fd) ? -EAGAIN : pl_sock_wait(s, fd, POLLIN, PL_WAIT_RCVTIMEO);
+			if (r >= 0)
+				r = -ECONNABORTED;   /* woken: only the engine's death does */
+			break;
+		}
 		r = pl__call(PSOCK_ACCEPT, fd, NULL, 0, &rep);
 		if (r == -ENETDOWN || r == -ECONNRESET) {
 			/* the engine is gone (DESIGN decision 8): this accept fails with
@@ -864,8 +900,13 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	SOCK_OR_REAL(fd, real_getsockname(fd, sa, len));
 	struct psock_names nm;
-	int r = !sa || !len ? -EFAULT : names(fd, &nm);
-	if (!r)
+	uint32_t v6p = atomic_load(&s->shm->v6_port);
+	int r = !sa || !len ? -EFAULT : v6p ? 0 : names(fd, &nm);
+	if (!r && v6p) {
+		struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)(v6p - 1)) };
+		memcpy(sa, &in6, *len < sizeof(in6) ? *len : sizeof(in6));
+		*len = sizeof(in6);
+	} else if (!r)
 		addr_out(s, nm.laddr, nm.lport, sa, len);
 	pl_sock_put(s);
 	return r < 0 ? set_errno(-r) : 0;

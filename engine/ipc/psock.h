@@ -104,7 +104,15 @@ struct psock_shm {
 	PSOCK_ATOMIC(uint32_t) tok_pending; /* a token is in the placeholder, not drained yet */
 	PSOCK_ATOMIC(uint32_t) eng_dead;    /* the engine closed the socket for good (not used
 					       for a crash: the placeholder's EOF says that) */
-	uint32_t _pad1[8];
+	/* The send buffer, as Linux's: one limit for the send ring and TCP's own
+	 * queue together. tx_sndbuf is the bytes both may hold (0: the ring's size
+	 * alone); the send ring's head may advance up to tx_end (free running,
+	 * tx.tail + what TCP can still take when the engine published it: moving
+	 * bytes from the ring to TCP leaves it unchanged). POLLOUT as Linux's
+	 * sk_stream_is_writeable(): room >= queued / 2 (psock_tx_writable). */
+	PSOCK_ATOMIC(uint32_t) tx_end;
+	PSOCK_ATOMIC(uint32_t) tx_sndbuf;
+	uint32_t _pad1[6];
 
 	/* written by the application(s) */
 	PSOCK_ATOMIC(uint32_t) wait_in;  /* sleepers/armed waiting for POLLIN-like events */
@@ -127,6 +135,12 @@ struct psock_shm {
 	 * the next token (the preload's pl_sock_drain). */
 	PSOCK_ATOMIC(uint32_t) blk_in;
 	PSOCK_ATOMIC(uint32_t) blk_out;
+	/* An IPV6_V6ONLY socket bound to :: or ::1 (nginx's `listen [::]:80` beside
+	 * `listen 80`): the engine has no IPv6, so it is never told; the preload keeps
+	 * the port here (port + 1, 0 = not bound so) and, once listened on, the socket
+	 * is a listener that never has a connection (v6_listen). */
+	PSOCK_ATOMIC(uint32_t) v6_port;
+	PSOCK_ATOMIC(uint32_t) v6_listen;
 };
 _Static_assert(sizeof(struct psock_shm) <= PSOCK_HDR_SIZE, "psock_shm fits its page");
 
@@ -167,8 +181,12 @@ struct psock_info {
 struct psock_addr {
 	uint32_t addr;   /* be32 */
 	uint16_t port;   /* host order */
-	uint16_t _pad;
+	uint16_t flags;  /* PSOCK_CONNECT: PSOCK_CONNECT_WAITED */
 };
+/* PSOCK_CONNECT after a blocking connect()'s wait (tcp_connect_waited): the
+ * rest of that same call, as Linux's __inet_stream_connect() after
+ * inet_wait_for_connect(). */
+#define PSOCK_CONNECT_WAITED 1
 
 struct psock_names {
 	uint32_t laddr, raddr;  /* be32 */
@@ -186,6 +204,37 @@ static inline uint32_t psock_ring_used(const struct psock_ring *r)
 {
 	return atomic_load_explicit(&((struct psock_ring *)r)->head, memory_order_acquire) -
 	       atomic_load_explicit(&((struct psock_ring *)r)->tail, memory_order_acquire);
+}
+
+/* Bytes the application may add to the send ring now: its room, bounded by the
+ * send buffer the engine allows (tx_end). */
+static inline uint32_t psock_tx_room(const struct psock_shm *sh)
+{
+	struct psock_shm *m = (struct psock_shm *)sh;
+	uint32_t head = atomic_load_explicit(&m->tx.head, memory_order_acquire);
+	uint32_t room = sh->tx_size - (head - atomic_load_explicit(&m->tx.tail, memory_order_acquire));
+	int32_t lim;
+
+	if (!atomic_load(&m->tx_sndbuf))
+		return room;
+	lim = (int32_t)(atomic_load(&m->tx_end) - head);
+	if (lim < 0)
+		lim = 0;
+	return (uint32_t)lim < room ? (uint32_t)lim : room;
+}
+
+/* POLLOUT for a connected socket (Linux sk_stream_is_writeable(): the free
+ * space is at least half of what is queued). */
+static inline int psock_tx_writable(const struct psock_shm *sh)
+{
+	struct psock_shm *m = (struct psock_shm *)sh;
+	uint32_t cap = atomic_load(&m->tx_sndbuf);
+	uint32_t head = atomic_load_explicit(&m->tx.head, memory_order_acquire);
+	int32_t free_ = (int32_t)(atomic_load(&m->tx_end) - head);
+
+	if (!psock_tx_room(sh))
+		return 0;
+	return !cap || (free_ > 0 && 3ull * (uint32_t)free_ >= cap);
 }
 
 #endif

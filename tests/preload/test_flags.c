@@ -153,6 +153,44 @@ Test(flags, linger_close_of_a_copy_another_process_holds_does_not_wait)
 	close(kfd);
 }
 
+/* ---- IPV6_V6ONLY beside IPv4 (nginx: listen 80; listen [::]:80) ---- */
+
+Test(flags, v6only_listener_shares_the_port_with_ipv4_and_is_never_ready)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 }, got;
+	socklen_t l = sizeof(sa);
+	int one = 1;
+	int v4 = t_socket(0), v6 = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	cr_assert(v6 >= 0);
+	cr_assert(bind(v4, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	cr_assert(listen(v4, 8) == 0);
+	cr_assert(getsockname(v4, (struct sockaddr *)&sa, &l) == 0);
+	cr_assert(setsockopt(v6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0);
+	s6.sin6_port = sa.sin_port;
+	cr_assert(bind(v6, (struct sockaddr *)&s6, sizeof(s6)) == 0, "bind [::]:%u beside 0.0.0.0: %s",
+		  ntohs(sa.sin_port), strerror(errno));
+	cr_assert(listen(v6, 8) == 0);
+	l = sizeof(got);
+	cr_assert(getsockname(v6, (struct sockaddr *)&got, &l) == 0);
+	cr_expect(got.sin6_family == AF_INET6 && got.sin6_port == sa.sin_port &&
+		  IN6_IS_ADDR_UNSPECIFIED(&got.sin6_addr));
+	/* an IPv4 client reaches the IPv4 listener; the IPv6 one never has anything */
+	int k = k_connect(plenv_eaddr(), ntohs(sa.sin_port));
+	struct pollfd p[2] = { { .fd = v4, .events = POLLIN }, { .fd = v6, .events = POLLIN } };
+	cr_expect_eq(poll(p, 2, 2000), 1);
+	cr_expect(p[0].revents & POLLIN);
+	cr_expect_eq(p[1].revents, 0);
+	cr_expect(accept(v6, NULL, NULL) == -1 && errno == EAGAIN);
+	int c = accept(v4, NULL, NULL);
+	cr_expect(c >= 0);
+	close(c);
+	close(k);
+	close(v6);
+	close(v4);
+}
+
 /* ---- the exec family ---- */
 
 /* The exec'd program: still on tapsock, with the environment it needs. */
