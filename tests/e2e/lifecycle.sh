@@ -28,10 +28,16 @@ out=$("$TAPSOCK" frobnicate 2>&1); rc=$?
 grep -q '^usage: tapsock' <<<"$out" || cfail "no usage: $out"
 pass
 
-check "a command of later work says 'not implemented yet' and exits 2"
-out=$("$TAPSOCK" run 2>&1); rc=$?
+check "a command of later work (trace) says 'not implemented yet' and exits 2"
+out=$("$TAPSOCK" trace 2>&1); rc=$?
 [ $rc -eq 2 ] || cfail "exit $rc"
 grep -q 'not implemented yet' <<<"$out" || cfail "message: $out"
+pass
+
+check "tapsock run without a program exits 2 with its usage"
+out=$("$TAPSOCK" run 2>&1); rc=$?
+[ $rc -eq 2 ] || cfail "exit $rc"
+grep -q '^usage: tapsock run' <<<"$out" || cfail "message: $out"
 pass
 
 check "tapsock down with no engine says so and exits 1"
