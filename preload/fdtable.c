@@ -165,7 +165,7 @@ unsigned pl_sock_events(struct pl_sock *s)
 	st = atomic_load(&sh->state);
 	if (psock_ring_used(&sh->rx))
 		r |= POLLIN;
-	if ((st & PSOCK_ST_SENDABLE) && psock_ring_used(&sh->tx) < sh->tx_size)
+	if ((st & PSOCK_ST_SENDABLE) && psock_tx_writable(sh))
 		r |= POLLOUT;
 	if (atomic_load(&sh->so_error))
 		r |= POLLERR;

@@ -438,10 +438,17 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	r = addr_in(s, sa, len, &a.addr, &a.port, true);
 	if (!r)
 		r = simple(PSOCK_CONNECT, fd, &a, sizeof(a), &rep);
-	if (r == -EINPROGRESS && !nonblocking(fd))
+	if ((r == -EINPROGRESS || r == -EALREADY) && !nonblocking(fd)) {
 		r = connect_wait(s, fd);
-	else if (r == -EALREADY && !nonblocking(fd))
-		r = connect_wait(s, fd);
+		if (r != -EINTR && !atomic_load(&s->dead)) {
+			/* the rest of the same call in the engine, as Linux's
+			 * __inet_stream_connect() after its wait: the socket is
+			 * SS_CONNECTED, or a failed attempt is disconnected (the
+			 * error is the one the wait returned) */
+			a.flags = PSOCK_CONNECT_WAITED;
+			(void)simple(PSOCK_CONNECT, fd, &a, sizeof(a), &rep);
+		}
+	}
 	pl_sock_put(s);
 	return r < 0 ? set_errno(-r) : 0;
 }
@@ -615,8 +622,8 @@ static ssize_t sock_send(struct pl_sock *s, int fd, const struct iovec *iov, int
 			return 0;
 		pl__sock_lock(s);
 		uint32_t head = atomic_load_explicit(&sh->tx.head, memory_order_relaxed);
-		uint32_t used = head - atomic_load_explicit(&sh->tx.tail, memory_order_acquire);
-		uint32_t room = sh->tx_size - used, n = want - sent < room ? (uint32_t)(want - sent) : room;
+		/* the ring's room within the send buffer the engine allows (psock.h) */
+		uint32_t room = psock_tx_room(sh), n = want - sent < room ? (uint32_t)(want - sent) : room;
 		if (n) {
 			iov_to_ring(s->tx, sh->tx_size, head, n, iov, iovcnt, sent);
 			/* MSG_MORE reaches TCP (psock.h): stored before the head */

@@ -488,6 +488,10 @@ static void publish(struct ps_sock *ps)
 	bool sendable, in_ready, out_ready, err;
 
 	sendable = !ps->shut_wr_pending && tcp_send(ps->tcp, NULL, 0, 0, ps->srv->eng->now) == 0;
+	/* one send buffer for the ring and TCP's queue, as Linux's (psock.h tx_end):
+	 * tx_end first, it must be valid once tx_sndbuf is not 0 */
+	atomic_store(&sh->tx_end, atomic_load(&sh->tx.tail) + (uint32_t)tcp_send_space(ps->tcp));
+	atomic_store(&sh->tx_sndbuf, (uint32_t)tcp_send_buffer(ps->tcp));
 	pub = ev & (POLLHUP | POLLRDHUP);
 	if (ps->listening) {
 		st |= PSOCK_ST_LISTEN;
@@ -517,7 +521,7 @@ static void publish(struct ps_sock *ps)
 	/* then look at the waiters (seq_cst: the other half of their Dekker pattern) */
 	err = atomic_load(&sh->so_error) != 0 || (pub & POLLHUP);
 	in_ready = psock_ring_used(&sh->rx) || (pub & POLLIN) || err;
-	out_ready = (sendable && psock_ring_used(&sh->tx) < sh->tx_size) || (pub & POLLOUT) || err;
+	out_ready = (sendable && psock_tx_writable(sh)) || (pub & POLLOUT) || err;
 	if ((atomic_load(&sh->wait_in) && in_ready) || (atomic_load(&sh->wait_out) && out_ready))
 		send_token(ps);
 }
@@ -720,9 +724,19 @@ static int do_request(struct req *r)
 		if (want_len(r, sizeof(a)))
 			return -EINVAL;
 		memcpy(&a, r->p, sizeof(a));
-		err = tcp_connect(ps->tcp, a.addr, a.port, now);
+		if (a.flags & PSOCK_CONNECT_WAITED)
+			err = tcp_connect_waited(ps->tcp);
+		else
+			err = tcp_connect(ps->tcp, a.addr, a.port, now);
 		if (err == -EINPROGRESS)
 			ps->connecting = 1;
+		if (err == -ECONNABORTED) {
+			/* the failure not yet reported went to shared memory already
+			 * (ps_pump): Linux's "sock_error(sk) ? : -ECONNABORTED" */
+			int e = atomic_exchange(&ps->shm->so_error, 0);
+			if (e)
+				err = -e;
+		}
 		ps_pump(ps);
 		return err;
 	}

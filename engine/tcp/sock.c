@@ -194,6 +194,7 @@ unsigned tcp_sock_events(const struct tcp_sock *tp)
 }
 
 size_t tcp_recv_avail(const struct tcp_sock *tp) { return ring_len(&tp->rcv); }
+size_t tcp_send_buffer(const struct tcp_sock *tp) { return tp->snd.limit; }
 
 /* How many payload bytes a send buffer of `sndbuf` holds. Linux charges the send
  * queue with each skb's truesize (payload plus the skb and its head), and

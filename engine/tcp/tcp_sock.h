@@ -99,6 +99,9 @@ unsigned tcp_sock_events(const struct tcp_sock *s);
 /* Bytes readable now / bytes that tcp_send() would accept now. */
 size_t tcp_recv_avail(const struct tcp_sock *s);
 size_t tcp_send_space(const struct tcp_sock *s);
+/* The bytes the send buffer holds in all (queued + space): SO_SNDBUF less Linux's
+ * per-skb overhead, grown with cwnd unless SO_SNDBUF was set (tcp_sndbuf_expand). */
+size_t tcp_send_buffer(const struct tcp_sock *s);
 
 /* -ENOTCONN for getpeername when not connected. */
 int tcp_getsockname(const struct tcp_sock *s, uint32_t *addr, uint16_t *port);
