@@ -24,6 +24,12 @@ Normalise (what is compared, and why each rule is there):
 - a pure ACK immediately followed by a FIN with the same acknowledgment number is folded
   into the FIN: whether the ACK of a FIN rides on the application's own FIN depends on how
   fast the application closed after reading EOF, on the kernel as on tapsock.
+- a repeat of the app's last ACK, sent after the close completed, and the peer's RST that
+  answers it are left out: the peer is already CLOSED, so it resets the stray ACK. Linux
+  itself sends that repeat now and then when the peer's ACK of the app's FIN and the
+  peer's FIN arrive together (two CPUs take the halves of the close; seen comparing the
+  kernel with itself). Only an exact repeat of a pure ACK that acknowledged the peer's FIN,
+  answered at once by a bare RST at the peer's final sequence number, is left out.
 - IP ID, TTL, checksums, window values and timestamp values are not compared.
 """
 import json
@@ -213,9 +219,33 @@ def fold(lad, data_len=True):
     return out
 
 
+def _stray_final_rst(lad):
+    """Indexes of peer RSTs answering a repeated final ACK of the app (see the header)."""
+    out = set()
+    fin_end = None   # the peer's sequence number after its FIN
+    acks = set()     # pure ACKs the app sent that acknowledge the peer's FIN
+    for i, e in enumerate(lad):
+        if e["dir"] == "<" and "F" in e["flags"]:
+            fin_end = (e["seq"] + e["len"] + 1) & 0xFFFFFFFF
+        if e["dir"] == ">" and e["flags"] == "." and not e["len"]:
+            if fin_end is not None and e["ack"] == fin_end:
+                acks.add((e["seq"], e["ack"]))
+        if (e["dir"] == "<" and e["flags"] == "R" and fin_end is not None and e["seq"] == fin_end
+                and i >= 2):
+            prev = lad[i - 1]
+            if (prev["dir"] == ">" and prev["flags"] == "." and not prev["len"] and
+                    (prev["seq"], prev["ack"]) in acks and
+                    any(x["dir"] == ">" and x["flags"] == "." and not x["len"] and
+                        (x["seq"], x["ack"]) == (prev["seq"], prev["ack"]) for x in lad[:i - 1])):
+                out.add(i)
+    return out
+
+
 def _fold1(lad, data_len=True):
     """What is compared: the ladder without the timing-dependent pure ACKs, data merged.
     data_len False (bulk cases): how the bytes were cut into segments is not compared."""
+    stray = _stray_final_rst(lad)
+    lad = [e for i, e in enumerate(lad) if i not in stray]
     out = []
     top = {">": None, "<": None}        # highest sequence number sent per direction
     ctl_acked = {">": set(), "<": set()}  # SYN/FIN sequence numbers the other side acked

@@ -125,6 +125,8 @@ class shut_rd(Case):
         c = l.accept()
         wait_for("shut")
         c.send(b"late data")
+        wait_acked(c)
+        signal_peer("sent")
         c.recv_all()
 
     def app(self):
@@ -132,8 +134,9 @@ class shut_rd(Case):
         s.shutdown(SHUT_RD)
         s.recv(100)
         signal_peer("shut")
-        sleep(0.2)
+        wait_for("sent")
         s.send(b"still writing")
+        app_wait_acked(s)
         s.close()
 
 
@@ -159,14 +162,16 @@ class close_unread_data(Case):
         ready()
         c = l.accept()
         c.send(b"unread")
+        wait_acked(c)
+        signal_peer("sent")
         wait_for("closed")
-        sleep(0.2)
+        wait_readable(c)
         c.recv(100)
         c.send(b"x")
 
     def app(self):
         s = client()
-        sleep(0.2)
+        wait_for("sent")
         s.fionread()
         s.close()
         signal_peer("closed")
@@ -184,7 +189,7 @@ class linger_zero(Case):
     def app(self):
         s = client()
         s.send(b"abort")
-        sleep(0.1)
+        app_wait_acked(s)
         s.linger(1, 0)
         s.close()
 
@@ -228,14 +233,14 @@ class close_listener_with_pending(Case):
         s.connect(APP)
         signal_peer("connected")
         wait_for("closed")
-        sleep(0.2)
+        wait_readable(s)
         s.recv(100)
 
     def app(self):
         l = listener(APP)
         signal_peer("listening")
         wait_for("connected")
-        sleep(0.1)
+        sleep(0.1)  # the handshake's last ACK reaches the app's stack (the peer cannot tell when)
         l.close()
         signal_peer("closed")
 

@@ -86,7 +86,8 @@ class simultaneous_open(Case):
 
 class listen_backlog_full(Case):
     """listen(1) and no accept(): the third connection's SYN is dropped, the connect retries.
-    Linux keeps backlog+1 connections ready; later SYNs wait for room."""
+    Linux keeps backlog+1 connections ready; later SYNs wait for room. Then the app accepts one,
+    closes the listener (the other waiting connection is reset) and the accepted one (FIN)."""
     TIMEOUT = 12
 
     def peer(self):
@@ -102,6 +103,15 @@ class listen_backlog_full(Case):
         sleep(1.5)
         poll(socks, 0, select.POLLOUT)
         signal_peer("polled")
+        # the app closes the listener, then the accepted connection: the peer sees the
+        # reset, then reads the EOF and closes; the SYN-SENT one is dropped unanswered
+        p0, p1, p2 = socks
+        wait_readable(p1)
+        p1.recv(100)
+        p0.setblocking(True)
+        p0.recv_all()
+        p0.close()
+        p2.close()
         wait_for("done")
 
     def app(self):
@@ -110,6 +120,8 @@ class listen_backlog_full(Case):
         wait_for("polled")
         a = l.accept("a0")
         a.getpeername()
+        l.close()
+        a.close()
         signal_peer("done")
 
 

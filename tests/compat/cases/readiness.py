@@ -7,16 +7,24 @@ ALL = EPOLLIN | EPOLLOUT | EPOLLRDHUP
 
 
 def peer_script(steps):
-    """The peer accepts, then for each step waits for the app's signal and does it."""
+    """The peer accepts, then for each step waits for the app's signal and does it. A step is
+    done for the app once the app's stack has acknowledged what the step sent (data, FIN), and
+    a little later (the readiness reaches the program); a reset is not acknowledged: it gets
+    a fixed pause. At the end the peer reads to the app's EOF and closes, so the close is
+    always the app's first (the app ends after "end"), never a race between the two exits."""
     l = listener(PEER)
     ready()
     c = l.accept()
     for name, act in steps:
         wait_for(name)
         act(c)
-        sleep(0.2)
+        if c.fileno() == -1 or not wait_acked(c):
+            sleep(0.2)
         signal_peer(name + "_done")
     wait_for("end")
+    if c.fileno() != -1:
+        c.recv_all()
+        c.close()
 
 
 def step(name):
@@ -167,7 +175,8 @@ class epoll_both_closed(Case):
         ready()
         c = l.accept()
         c.recv_all()
-        c.close()
+        close_after_ack(c)
+        signal_peer("closed")
         wait_for("end")
 
     def app(self):
@@ -175,7 +184,7 @@ class epoll_both_closed(Case):
         e = Epoll()
         e.add(s, ALL)
         s.shutdown(SHUT_WR)
-        sleep(0.3)
+        wait_for("closed")
         e.wait(0)
         s.recv(10)
         e.wait(0)

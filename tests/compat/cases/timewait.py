@@ -2,12 +2,23 @@
 from compat import *
 
 
-def peer_closes_after_eof():
+def peer_closes_after_eof(again=False):
+    """Accept, read to EOF, close; say "closed" once the app's stack acknowledged that FIN
+    (the app's end is then in TIME-WAIT). AGAIN: serve a second connection the same way."""
     l = listener(PEER)
     ready()
     c = l.accept()
     c.recv_all()
-    c.close()
+    close_after_ack(c)
+    signal_peer("closed")
+    if again:
+        # bounded: a stack that refuses the second connect() must not leave the peer hanging
+        if wait_readable(l, 3):
+            c2 = l.accept("c2")
+            c2.recv_all()
+            c2.close()
+        else:
+            note("no second connection within 3 s")
     wait_for("done")
 
 
@@ -21,7 +32,7 @@ class rebind_client_port(Case):
         s.bind(APP, PORT + 5)
         s.connect(PEER)
         s.close()
-        sleep(0.3)
+        wait_for("closed")
         s2 = Sock("s2")
         s2.bind(APP, PORT + 5)
         signal_peer("done")
@@ -30,7 +41,7 @@ class rebind_client_port(Case):
 class rebind_client_port_reuseaddr(Case):
     """The same with SO_REUSEADDR on the new socket: bind() succeeds, and Linux lets connect() to the same peer reuse the TIME-WAIT pair."""
     def peer(self):
-        peer_closes_after_eof()
+        peer_closes_after_eof(again=True)
 
     def app(self):
         s = Sock()
@@ -38,24 +49,34 @@ class rebind_client_port_reuseaddr(Case):
         s.bind(APP, PORT + 5)
         s.connect(PEER)
         s.close()
-        sleep(0.3)
+        wait_for("closed")
         s2 = Sock("s2")
         s2.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
         s2.bind(APP, PORT + 5)
         s2.connect(PEER)
+        s2.close()
         signal_peer("done")
 
 
+def peer_served_once():
+    """Connect to the app's listener, read to EOF, close; say "closed" once the app's stack
+    acknowledged that FIN (the app's end is then in TIME-WAIT)."""
+    ready()
+    wait_for("listening")
+    s = Sock("p")
+    s.connect(APP)
+    s.recv_all()
+    close_after_ack(s)
+    signal_peer("closed")
+    wait_for("done")
+
+
 class relisten_after_active_close(Case):
-    """A server that closed first (its connection in TIME-WAIT): a new listener on the port needs SO_REUSEADDR."""
+    """A server without SO_REUSEADDR closed first (its connection in TIME-WAIT): a new listener on the port
+    gets EADDRINUSE, with SO_REUSEADDR too: Linux lets a bind() share the port with a TIME-WAIT
+    connection only when both set SO_REUSEADDR, and the old one inherited none from its listener."""
     def peer(self):
-        ready()
-        wait_for("listening")
-        s = Sock("p")
-        s.connect(APP)
-        s.recv_all()
-        s.close()
-        wait_for("done")
+        peer_served_once()
 
     def app(self):
         l = Sock("l")
@@ -66,7 +87,29 @@ class relisten_after_active_close(Case):
         c.send(b"served")
         c.close()
         l.close()
-        sleep(0.3)
+        wait_for("closed")
+        l2 = Sock("l2")
+        l2.bind(APP, PORT)
+        l2.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+        l2.bind(APP, PORT)
+        l2.listen(4)
+        signal_peer("done")
+
+
+class relisten_after_active_close_reuseaddr(Case):
+    """The same server with SO_REUSEADDR on its first listener: the new listener's bind() fails without
+    SO_REUSEADDR and succeeds with it (both ends of the port sharing set it)."""
+    def peer(self):
+        peer_served_once()
+
+    def app(self):
+        l = listener(APP, backlog=4)
+        signal_peer("listening")
+        c = l.accept()
+        c.send(b"served")
+        c.close()
+        l.close()
+        wait_for("closed")
         l2 = Sock("l2")
         l2.bind(APP, PORT)
         l2.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
@@ -126,8 +169,7 @@ class timewait_new_syn(Case):
         s.bind(PEER, PORT + 3)
         s.connect(APP)
         s.recv_all()
-        s.close()
-        sleep(0.3)
+        close_after_ack(s)
         s2 = Sock("p2")
         s2.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
         s2.bind(PEER, PORT + 3)

@@ -353,12 +353,18 @@ def _epnames(mask):
 
 # ---- app/peer rendezvous (files, not sockets: the sockets are what is tested) ----
 
-def signal_peer(name):
+def signal_peer(name, value=""):
+    """Tell the other side NAME happened, optionally with a value (written whole, then renamed,
+    so the other side never reads half of it)."""
     d = os.environ.get("COMPAT_SYNC", "/tmp")
-    open(os.path.join(d, name), "w").close()
+    tmp = os.path.join(d, ".%s.%d" % (name, os.getpid()))
+    with open(tmp, "w") as f:
+        f.write(str(value))
+    os.rename(tmp, os.path.join(d, name))
 
 
 def wait_for(name, timeout=10.0):
+    """Wait until the other side said NAME; returns the value it gave."""
     d = os.environ.get("COMPAT_SYNC", "/tmp")
     path = os.path.join(d, name)
     end = time.monotonic() + timeout
@@ -366,6 +372,66 @@ def wait_for(name, timeout=10.0):
         if time.monotonic() > end:
             raise RuntimeError("the other side never said '%s'" % name)
         time.sleep(0.002)
+    with open(path) as f:
+        return f.read()
+
+
+def wait_acked(s, timeout=5.0):
+    """Wait (unrecorded) until everything sent on s, FIN included, is acknowledged: SIOCOUTQ
+    counts write_seq - snd_una on Linux, and the FIN takes a sequence number. Used on the peer
+    (always the kernel) to know the app's stack has what was sent before the app looks at its
+    readiness, instead of sleeping a guessed time. Returns whether it was acknowledged in time."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            buf = fcntl.ioctl(s.fileno(), SIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            return False
+        if struct.unpack("i", buf)[0] == 0:
+            # a little more: a stack may send its ACK just before the program can see
+            # what was acknowledged (tapsock's engine, then the shared readiness)
+            time.sleep(0.05)
+            return True
+        try:  # a reset connection never gets its bytes acknowledged: stop waiting
+            if getattr(s, "s", s).getsockopt(IPPROTO_TCP, 11, 1)[0] == 7:  # TCP_INFO tcpi_state, TCP_CLOSE
+                return False
+        except OSError:
+            pass
+        time.sleep(0.002)
+    return False
+
+
+def wait_readable(s, timeout=5.0):
+    """Wait (unrecorded) until s is readable or has an error (data, FIN, RST, a pending
+    connection). Peer side only: the peer is always the kernel, so this is synchronisation,
+    not an observation."""
+    try:
+        r, _, _ = select.select([s.fileno()], [], [], timeout)
+    except (OSError, ValueError):
+        return False
+    return bool(r)
+
+
+def close_after_ack(c, timeout=5.0):
+    """Peer side: close, then return once the app's stack has acknowledged the FIN, so the
+    next step can count on the app's end being in FIN-WAIT-2/TIME-WAIT or CLOSE-WAIT rather
+    than guessing a delay. The FIN goes out by an unrecorded shutdown(SHUT_WR) (the socket
+    stays open to ask SIOCOUTQ); the close() that follows is what the records show."""
+    try:
+        c.s.shutdown(SHUT_WR)
+    except OSError:
+        pass
+    wait_acked(c, timeout)
+    c.close()
+
+
+def app_wait_acked(s, timeout=3.0):
+    """App side: wait (unrecorded) until the peer acknowledged what the app sent, so a close
+    or a reset that follows does not race the peer's ACK still in flight (an ACK reaching a
+    closed connection is answered by RST, which would then depend on timing). It asks the
+    stack under test (SIOCOUTQ); if that never says 0 the wait ends after TIMEOUT and the
+    difference shows in what follows."""
+    wait_acked(s, timeout)
 
 
 def ready():
