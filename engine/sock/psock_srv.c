@@ -415,7 +415,11 @@ static void pump_rx(struct ps_sock *ps, uint64_t now)
 		ssize_t n;
 
 		if (used >= size) {
-			if (!tcp_recv_avail(ps->tcp))
+			/* nothing more to move: no bytes, and no FIN or error behind
+			 * them either (a FIN that came while the ring was full is
+			 * noticed only when the reader makes room and rings) */
+			if (!tcp_recv_avail(ps->tcp) &&
+			    !(tcp_sock_events(ps->tcp) & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)))
 				return;
 			/* full: the reader rings when it makes room; look again after
 			 * setting the flag (it may have read meanwhile) */

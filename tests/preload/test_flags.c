@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipc/psock.h"
 #include "test_poll_env.h"
 
 extern char **environ;
@@ -189,6 +190,36 @@ Test(flags, v6only_listener_shares_the_port_with_ipv4_and_is_never_ready)
 	close(k);
 	close(v6);
 	close(v4);
+}
+
+/* ---- EOF behind a full receive ring ---- */
+
+Test(flags, eof_behind_exactly_a_full_receive_ring_is_seen)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	static char buf[PSOCK_RING_SIZE];
+	struct timeval tv = { 3, 0 };
+	size_t got = 0;
+
+	/* exactly a ring's worth, then the FIN, all arrived before we read */
+	memset(buf, 'r', sizeof(buf));
+	for (size_t off = 0; off < sizeof(buf);) {
+		ssize_t w = write(kfd, buf + off, sizeof(buf) - off);
+		cr_assert(w > 0);
+		off += (size_t)w;
+	}
+	cr_assert(shutdown(kfd, SHUT_WR) == 0);
+	usleep(300000);
+	cr_assert(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	while (got < sizeof(buf)) {
+		ssize_t r = recv(fd, buf, sizeof(buf) - got, 0);
+		cr_assert(r > 0, "recv after %zu bytes: %zd (%s)", got, r, strerror(errno));
+		got += (size_t)r;
+	}
+	errno = 0;
+	cr_expect_eq(recv(fd, buf, 1, 0), 0, "no EOF after the ring's bytes (%s)", strerror(errno));
+	close(fd);
+	close(kfd);
 }
 
 /* ---- the exec family ---- */
