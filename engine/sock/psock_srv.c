@@ -586,7 +586,9 @@ static void ps_doorbell(struct ps_sock *ps)
 		n = recv(ps->efd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
 			continue;
-		if (n == 0) {          /* every copy of the placeholder is closed */
+		/* every copy of the placeholder is closed: EOF, or ECONNRESET when
+		 * the application's end went with a token still unread in it (unix(7)) */
+		if (n == 0 || errno == ECONNRESET) {
 			ps_app_closed(ps);
 			return;
 		}
