@@ -446,7 +446,15 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			 * SS_CONNECTED, or a failed attempt is disconnected (the
 			 * error is the one the wait returned) */
 			a.flags = PSOCK_CONNECT_WAITED;
-			(void)simple(PSOCK_CONNECT, fd, &a, sizeof(a), &rep);
+			if (simple(PSOCK_CONNECT, fd, &a, sizeof(a), &rep) == 0 && r < 0) {
+				/* the handshake completed and an error (a reset) came
+				 * right after: Linux's sleeper woke at ESTABLISHED and
+				 * connect() succeeds; the error is the next call's */
+				int none = 0;
+
+				atomic_compare_exchange_strong(&s->shm->so_error, &none, -r);
+				r = 0;
+			}
 		}
 	}
 	pl_sock_put(s);
