@@ -20,7 +20,8 @@ Normalise (what is compared, and why each rule is there):
 - a pure ACK of a SYN or FIN is left out when a later segment of the same side (data, FIN)
   carries that acknowledgment too.
 - bulk cases (WIRE_DATA_LEN False): only the segments with data or control flags, without
-  sequence numbers of data or window states.
+  sequence numbers of data or window states; a RST at the sender's next sequence number
+  shows seq=nxt (its number is the length of the bulk).
 - a pure ACK immediately followed by a FIN with the same acknowledgment number is folded
   into the FIN: whether the ACK of a FIN rides on the application's own FIN depends on how
   fast the application closed after reading EOF, on the kernel as on tapsock.
@@ -189,7 +190,7 @@ def ladder(segs):
 def text(e, times=False):
     t = "%s%s %-3s" % (e["conn"] + " " if e.get("conn") else "", e["dir"], e["flags"])
     if e["seq"] is not None:
-        t += " seq=%d" % e["seq"]
+        t += " seq=%s" % e["seq"]
     if e["ack"] is not None:
         t += " ack=%d" % e["ack"]
     if e["len"]:
@@ -276,6 +277,8 @@ def _fold1(lad, data_len=True):
         if "S" in e["flags"] or "F" in e["flags"]:
             if end not in ctl[d]:
                 ctl[d].append(end)
+        if "R" in e["flags"] and top[d] is not None and e["seq"] == top[d]:
+            e["at_top"] = True   # a reset at the sender's next sequence number
         lastwin0[d] = e["win0"]
         if top[d] is None or _lt(top[d], end):
             top[d] = end
@@ -321,6 +324,10 @@ def _fold1(lad, data_len=True):
                 e["len"] = -1
             if e["flags"] == ".":
                 e["seq"] = e["ack"] = None
+            # how many bytes went before a reset is the bulk's length: show that the
+            # reset came at the next sequence number, not the number
+            if e.get("at_top"):
+                e["seq"] = "nxt"
         merged = []
         for e in out:
             if merged and _key(merged[-1]) == _key(e):

@@ -59,19 +59,27 @@ class fin_ack_merged(Case):
 
 
 class simultaneous_close(Case):
-    """Both sides shutdown(SHUT_WR) at the same moment: FINs cross, both pass CLOSING or FIN-WAIT-2 to TIME-WAIT."""
+    """Both sides shutdown(SHUT_WR) and their FINs cross: the app's FIN is held at the peer until the peer's FIN
+    has reached the app in FIN-WAIT-1, which acknowledges it (CLOSING, RFC 9293 3.6 figure 13), then
+    retransmits its own FIN; both ends go to TIME-WAIT. (Sending both FINs "at the same moment"
+    would leave which goes first to scheduling.)"""
     def peer(self):
+        peer_slow_retransmits()
         l = listener(PEER)
         ready()
         c = l.accept()
-        wait_for("go")
+        peer_hold_app_segments()
+        signal_peer("held")
+        wait_held(fins=1)           # the app's FIN was sent (and dropped)
         c.shutdown(SHUT_WR)
-        c.recv(100)
+        wait_held(fins=1, others=1)  # the app acknowledged our FIN (dropped too)
+        peer_release_app_segments()
+        c.recv(100)                  # the app's FIN, retransmitted
         c.close()
 
     def app(self):
         s = client()
-        signal_peer("go")
+        wait_for("held")
         s.shutdown(SHUT_WR)
         s.recv(100)
         s.close()
@@ -251,12 +259,14 @@ class peer_reset_then_close(Case):
         l = listener(PEER)
         ready()
         c = l.accept()
+        wait_for("connected")
         c.linger(1, 0)
         c.close()
         signal_peer("reset")
 
     def app(self):
         s = client()
+        signal_peer("connected")
         wait_for("reset")
         sleep(0.2)
         s.close()

@@ -113,14 +113,16 @@ class reset_with_unread_data(Case):
         l = listener(PEER)
         ready()
         c = l.accept()
+        wait_for("connected")
         c.send(b"some data")
-        sleep(0.1)
+        wait_acked(c)
         c.linger(1, 0)
         c.close()
         signal_peer("reset")
 
     def app(self):
         s = client()
+        signal_peer("connected")
         wait_for("reset")
         sleep(0.2)
         s.recv(100)

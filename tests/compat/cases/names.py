@@ -121,11 +121,13 @@ class after_reset(Case):
         l = listener(PEER)
         ready()
         c = l.accept()
+        wait_for("connected")  # a reset before connect() returned would make connect() fail
         c.linger(1, 0)
         c.close()
 
     def app(self):
         s = client()
+        signal_peer("connected")
         s.recv(10)
         s.getsockname()
         s.getpeername()

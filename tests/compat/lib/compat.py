@@ -494,6 +494,48 @@ def peer_accept_syns():
     _nft("delete table netdev compat_nosyn\n")
 
 
+def peer_hold_app_segments():
+    """Drop every TCP segment that reaches the peer, counting FINs apart, until
+    peer_release_app_segments(). The capture still sees them (taps run before ingress)."""
+    _nft('table netdev compat_hold {\n chain in {\n  type filter hook ingress device "%s" '
+         'priority 0;\n  tcp flags & fin == fin counter drop\n  meta l4proto tcp counter drop\n'
+         ' }\n}\n' % IFACE)
+
+
+def held_segments():
+    """(FINs, other segments) dropped so far by peer_hold_app_segments()."""
+    r = subprocess.run(["nft", "-j", "list", "table", "netdev", "compat_hold"],
+                       capture_output=True, text=True)
+    try:
+        rules = [x["rule"] for x in json.loads(r.stdout)["nftables"] if "rule" in x]
+        counts = [next(e["counter"]["packets"] for e in ru["expr"] if "counter" in e) for ru in rules]
+        return counts[0], counts[1]
+    except (ValueError, KeyError, IndexError, StopIteration):
+        return 0, 0
+
+
+def wait_held(fins=0, others=0, timeout=5.0):
+    """Wait until the hold dropped at least FINS FINs and OTHERS other segments."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        f, o = held_segments()
+        if f >= fins and o >= others:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def peer_release_app_segments():
+    _nft("delete table netdev compat_hold\n")
+
+
+def peer_slow_retransmits():
+    """The peer's own retransmission timer at least 1 s (rto_min, which ip-route locks, on its route to the
+    app), so that a retransmission of the app (200 ms) always comes first."""
+    subprocess.run(["ip", "route", "add", "%s/32" % APP, "dev", IFACE, "src", PEER,
+                    "rto_min", "1s"], check=True)
+
+
 def catch_sigpipe():
     """Record SIGPIPE deliveries (Python ignores SIGPIPE by default; C programs die of it)."""
     signal.signal(signal.SIGPIPE, lambda *a: note("signal", ret="SIGPIPE"))
