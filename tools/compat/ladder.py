@@ -25,12 +25,12 @@ Normalise (what is compared, and why each rule is there):
 - a pure ACK immediately followed by a FIN with the same acknowledgment number is folded
   into the FIN: whether the ACK of a FIN rides on the application's own FIN depends on how
   fast the application closed after reading EOF, on the kernel as on tapsock.
-- a repeat of the app's last ACK, sent after the close completed, and the peer's RST that
-  answers it are left out: the peer is already CLOSED, so it resets the stray ACK. Linux
-  itself sends that repeat now and then when the peer's ACK of the app's FIN and the
-  peer's FIN arrive together (two CPUs take the halves of the close; seen comparing the
-  kernel with itself). Only an exact repeat of a pure ACK that acknowledged the peer's FIN,
-  answered at once by a bare RST at the peer's final sequence number, is left out.
+- stray segments of a completed close, which Linux itself sends now and then when the
+  two halves of a close are handled on two CPUs at once (seen comparing the kernel with
+  itself): a late copy of the ACK that a side's FIN already carried (same sequence and
+  acknowledgment numbers as that FIN, sent after it), and a bare RST, at a side's final
+  sequence number after its FIN, answering a repeated pure ACK of that FIN (the side is
+  already CLOSED). Both are left out; nothing else about the close is.
 - IP ID, TTL, checksums, window values and timestamp values are not compared.
 """
 import json
@@ -220,32 +220,38 @@ def fold(lad, data_len=True):
     return out
 
 
-def _stray_final_rst(lad):
-    """Indexes of peer RSTs answering a repeated final ACK of the app (see the header)."""
+def _stray_after_close(lad):
+    """Indexes of the stray segments of a close that Linux itself sends now and then (see
+    the header): a late copy of the ACK a side's FIN already carried, and a bare RST that a
+    side whose FIN was acknowledged sends in answer to a repeated pure ACK of that FIN."""
     out = set()
-    fin_end = None   # the peer's sequence number after its FIN
-    acks = set()     # pure ACKs the app sent that acknowledge the peer's FIN
+    other = {">": "<", "<": ">"}
+    fin = {">": None, "<": None}       # (sequence number the FIN occupies, its ack) per side
+    fin_end = {">": None, "<": None}   # sequence number after each side's FIN
+
+    def is_pure(x):
+        return x["flags"] == "." and not x["len"]
     for i, e in enumerate(lad):
-        if e["dir"] == "<" and "F" in e["flags"]:
-            fin_end = (e["seq"] + e["len"] + 1) & 0xFFFFFFFF
-        if e["dir"] == ">" and e["flags"] == "." and not e["len"]:
-            if fin_end is not None and e["ack"] == fin_end:
-                acks.add((e["seq"], e["ack"]))
-        if (e["dir"] == "<" and e["flags"] == "R" and fin_end is not None and e["seq"] == fin_end
-                and i >= 2):
-            prev = lad[i - 1]
-            if (prev["dir"] == ">" and prev["flags"] == "." and not prev["len"] and
-                    (prev["seq"], prev["ack"]) in acks and
-                    any(x["dir"] == ">" and x["flags"] == "." and not x["len"] and
-                        (x["seq"], x["ack"]) == (prev["seq"], prev["ack"]) for x in lad[:i - 1])):
+        d = e["dir"]
+        if is_pure(e) and fin[d] is not None and (e["seq"], e["ack"]) == fin[d]:
+            out.add(i)                 # the ACK the FIN carried, overtaken by the FIN
+            continue
+        if e["flags"] == "R" and fin_end[d] is not None and e["seq"] == fin_end[d] and i >= 1:
+            p = lad[i - 1]
+            if (p["dir"] == other[d] and is_pure(p) and p["ack"] == fin_end[d] and
+                    any(x["dir"] == p["dir"] and is_pure(x) and (x["seq"], x["ack"]) == (p["seq"], p["ack"])
+                        for x in lad[:i - 1])):
                 out.add(i)
+        if "F" in e["flags"] and fin[d] is None:
+            fin[d] = ((e["seq"] + e["len"]) & 0xFFFFFFFF, e["ack"])
+            fin_end[d] = (e["seq"] + e["len"] + 1) & 0xFFFFFFFF
     return out
 
 
 def _fold1(lad, data_len=True):
     """What is compared: the ladder without the timing-dependent pure ACKs, data merged.
     data_len False (bulk cases): how the bytes were cut into segments is not compared."""
-    stray = _stray_final_rst(lad)
+    stray = _stray_after_close(lad)
     lad = [e for i, e in enumerate(lad) if i not in stray]
     out = []
     top = {">": None, "<": None}        # highest sequence number sent per direction
