@@ -420,8 +420,11 @@ static int connect_wait(struct pl_sock *s, int fd)
 			return 0;
 		if (!(st & PSOCK_ST_CONNECTING))
 			return -ECONNREFUSED;
-		int r = pl_sock_wait(s, fd, POLLOUT, -1);
-		if (r == -EINTR)
+		/* SO_SNDTIMEO bounds the wait (Linux sock_sndtimeo() in
+		 * __inet_stream_connect and sk_stream_wait_connect): -EAGAIN */
+		uint64_t to = atomic_load(&s->shm->sndtimeo_ns);
+		int r = pl_sock_wait(s, fd, POLLOUT, to ? (int64_t)to : -1);
+		if (r == -EINTR || r == -EAGAIN)
 			return r;
 	}
 }
@@ -440,7 +443,9 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		r = simple(PSOCK_CONNECT, fd, &a, sizeof(a), &rep);
 	if ((r == -EINPROGRESS || r == -EALREADY) && !nonblocking(fd)) {
 		r = connect_wait(s, fd);
-		if (r != -EINTR && !atomic_load(&s->dead)) {
+		if (r == -EAGAIN)
+			r = -EINPROGRESS;   /* SO_SNDTIMEO ran out: still connecting (Linux) */
+		else if (r != -EINTR && !atomic_load(&s->dead)) {
 			/* the rest of the same call in the engine, as Linux's
 			 * __inet_stream_connect() after its wait: the socket is
 			 * SS_CONNECTED, or a failed attempt is disconnected (the
