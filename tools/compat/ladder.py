@@ -21,7 +21,8 @@ Normalise (what is compared, and why each rule is there):
   carries that acknowledgment too.
 - bulk cases (WIRE_DATA_LEN False): only the segments with data or control flags, without
   sequence numbers of data or window states; a RST at the sender's next sequence number
-  shows seq=nxt (its number is the length of the bulk).
+  shows seq=nxt, and a FIN or RST that acknowledges everything the other side sent shows
+  ack=all (those numbers are the length of the bulk).
 - a pure ACK immediately followed by a FIN with the same acknowledgment number is folded
   into the FIN: whether the ACK of a FIN rides on the application's own FIN depends on how
   fast the application closed after reading EOF, on the kernel as on tapsock.
@@ -192,7 +193,7 @@ def text(e, times=False):
     if e["seq"] is not None:
         t += " seq=%s" % e["seq"]
     if e["ack"] is not None:
-        t += " ack=%d" % e["ack"]
+        t += " ack=%s" % e["ack"]
     if e["len"]:
         t += " len=%d" % e["len"] if e["len"] > 0 else " data"
     if e["flags"].startswith("S") and e["opts"]:
@@ -285,6 +286,8 @@ def _fold1(lad, data_len=True):
                 ctl[d].append(end)
         if "R" in e["flags"] and top[d] is not None and e["seq"] == top[d]:
             e["at_top"] = True   # a reset at the sender's next sequence number
+        if e["ack"] is not None and top[other[d]] is not None and e["ack"] == top[other[d]]:
+            e["ack_all"] = True  # acknowledges everything the other side sent
         lastwin0[d] = e["win0"]
         if top[d] is None or _lt(top[d], end):
             top[d] = end
@@ -334,6 +337,8 @@ def _fold1(lad, data_len=True):
             # reset came at the next sequence number, not the number
             if e.get("at_top"):
                 e["seq"] = "nxt"
+            if e.get("ack_all") and ("F" in e["flags"] or "R" in e["flags"]):
+                e["ack"] = "all"
         merged = []
         for e in out:
             if merged and _key(merged[-1]) == _key(e):

@@ -153,8 +153,9 @@ class Sock:
     def recv(self, n=65536, flags=0):
         return self._c("recv", self.s.recv, n, flags, args_text="%d, %s" % (n, _flags(flags)))
 
-    def recv_all(self, limit=1 << 24):
-        """Read until EOF (or an error); record only the total, the calls vary with timing."""
+    def recv_all(self, limit=1 << 24, count=True):
+        """Read until EOF (or an error); record only the total, the calls vary with timing.
+        count False: not even the total (where it is the other stack's buffer size)."""
         total = bytearray()
         _emit({"pending": "%s.recv_all()" % self.name})
         t = time.monotonic()
@@ -169,7 +170,8 @@ class Sock:
                 break
             total += b
         rec = {"call": "%s.recv_all" % self.name, "args": "",
-               "ret": "%d bytes" % len(total), "dt": round(time.monotonic() - t, 3)}
+               "ret": "%d bytes" % len(total) if count else "read",
+               "dt": round(time.monotonic() - t, 3)}
         if err:
             rec["err"] = err
         _emit(rec)
@@ -412,6 +414,20 @@ def wait_readable(s, timeout=5.0):
     return bool(r)
 
 
+def wait_closed(s, timeout=5.0):
+    """Peer side: wait (unrecorded) until the kernel's TCP_INFO says the connection is CLOSED
+    (a reset arrived), where readability cannot tell (unread data is readable too)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if getattr(s, "s", s).getsockopt(IPPROTO_TCP, 11, 1)[0] == 7:
+                return True
+        except OSError:
+            return False
+        time.sleep(0.002)
+    return False
+
+
 def close_after_ack(c, timeout=5.0):
     """Peer side: close, then return once the app's stack has acknowledged the FIN, so the
     next step can count on the app's end being in FIN-WAIT-2/TIME-WAIT or CLOSE-WAIT rather
@@ -547,11 +563,15 @@ class Case:
     WIRE_TIMES: compare when each segment crossed the wire (timing cases).
     WIRE_DATA_LEN: False for bulk transfers: how the bytes were cut into segments and
     how many window episodes there were is not compared, only that data flowed.
-    SYSCTL: kernel settings for the app's namespace, with their tapsockd equivalents."""
+    SYSCTL: kernel settings for the app's namespace, with their tapsockd equivalents.
+    CALL_TIMES: compare how long each of the app's calls blocked (within the runner's
+    tolerance); False where that time is the speed of a transfer, not a behaviour (speed
+    is what tapsock bench measures)."""
     TIMEOUT = 15
     LINGER = 0.3
     WIRE_TIMES = False
     WIRE_DATA_LEN = True
+    CALL_TIMES = True
     SYSCTL = {}
 
     def app(self):
