@@ -154,7 +154,8 @@ class connect_sndtimeo(Case):
 
 
 class nonblocking_connect(Case):
-    """Non-blocking connect(): EINPROGRESS, then POLLOUT, SO_ERROR 0, a second connect() EISCONN."""
+    """Non-blocking connect(): EINPROGRESS, then POLLOUT, SO_ERROR 0; the next connect() returns 0 (Linux
+    completes the call then), the one after EISCONN."""
     def peer(self):
         l = listener(PEER)
         ready()
@@ -168,12 +169,14 @@ class nonblocking_connect(Case):
         poll([s], 3000, select.POLLOUT)
         s.so_error()
         s.connect(PEER)
+        s.connect(PEER)
         s.getpeername()
         s.close()
 
 
 class nonblocking_connect_refused(Case):
-    """Non-blocking connect() to a closed port: EINPROGRESS, then POLLOUT|ERR|HUP, SO_ERROR ECONNREFUSED once."""
+    """Non-blocking connect() to a closed port: EINPROGRESS, then POLLOUT|ERR|HUP, SO_ERROR ECONNREFUSED once;
+    connect() again on that socket: ECONNABORTED (Linux: the attempt is over, its error already taken)."""
     def peer(self):
         ready()
 

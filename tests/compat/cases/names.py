@@ -98,7 +98,8 @@ class after_shutdown_wr(Case):
 
 
 class after_both_closed(Case):
-    """Both sides shut down, the app's end in TIME-WAIT but the socket still open: getpeername() still answers."""
+    """Both sides shut down, the app's end in TIME-WAIT but the socket still open: the socket itself is CLOSED for
+    Linux (the TIME-WAIT lives apart from it), so getpeername() is ENOTCONN; getsockname() keeps the address."""
     def peer(self):
         l = listener(PEER)
         ready()
