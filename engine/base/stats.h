@@ -119,6 +119,10 @@ enum drop_reason {
 	X(TCP_TIMEOUTS,       "TCP retransmission timeouts")        \
 	X(TCP_FAST_RETRANS,   "TCP fast retransmits")               \
 	X(TCP_KEEPALIVE_PROBES, "TCP keepalive probes sent")        \
+	X(TCP_SACK_RECOVERY,  "TCP SACK loss recoveries (RFC 6675)") \
+	X(TCP_DSACKS,         "TCP D-SACK blocks received (RFC 2883)") \
+	X(TCP_LOSS_PROBES,    "TCP tail loss probes sent (RFC 8985)") \
+	X(TCP_RCVBUF_GROWS,   "TCP receive buffers grown by autotuning") \
 	X(TCP_STATE_CHANGES,  "TCP state transitions")
 
 enum counter {

@@ -57,6 +57,18 @@ enum tcp_cc_act tcp_cc_on_ack(struct tcp_cc *cc, const struct tcp_cc_ack *a, uin
 	if (cc->in_loss && seq_geq(a->ack, cc->recover))
 		cc->in_loss = false;
 
+	if (cc->in_recovery && cc->sack_recovery) {
+		/* RFC 6675 5 (A)-(C): partial ACKs change nothing here, pipe does;
+		 * "Once a TCP is in the loss recovery phase ... the TCP MUST NOT
+		 * terminate loss recovery until ... HighACK > RecoveryPoint" */
+		if (seq_geq(a->ack, cc->recover)) {
+			cc->in_recovery = false;
+			cc->sack_recovery = false;
+			cc->ca_acked = 0;
+			cc_event(cc, TCP_CC_EV_RECOVERED, now);
+		}
+		return TCP_CC_NONE;
+	}
 	if (cc->in_recovery) {
 		if (seq_geq(a->ack, cc->recover)) {
 			/* RFC 6582 3.2 step 3, full acknowledgment: "Set cwnd to either
@@ -107,6 +119,7 @@ static void cc_enter_recovery(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flig
 	cc->recover = snd_nxt;
 	cc->cwnd = cc->ssthresh + inflate;
 	cc->in_recovery = true;
+	cc->sack_recovery = false;
 	cc->ca_acked = 0;
 	cc_event(cc, TCP_CC_EV_RECOVERY, now);
 }
@@ -141,6 +154,7 @@ void tcp_cc_enter_recovery(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flight,
 		return;
 	/* RFC 6675 5 step 4.2: cwnd = ssthresh (no inflation: SACK counts the pipe) */
 	cc_enter_recovery(cc, snd_nxt, flight, 0, now);
+	cc->sack_recovery = true;
 }
 
 void tcp_cc_on_rto(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flight, uint64_t now)
@@ -157,6 +171,7 @@ void tcp_cc_on_rto(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flight, uint64_
 	cc->ca_acked = 0;
 	cc->dupacks = 0;
 	cc->in_recovery = false;
+	cc->sack_recovery = false;
 	cc->in_loss = true;
 	/* RFC 6582 4: after a timeout, recover = the highest sequence transmitted */
 	cc->recover = snd_nxt;

@@ -78,6 +78,8 @@ struct tcp_cc {
 	uint32_t recover;         /* RFC 6582 "recover": snd_nxt when recovery began */
 	uint32_t dupacks;         /* consecutive duplicate ACKs */
 	bool in_recovery;         /* in fast recovery (RFC 6582 3.2 steps 2-5) */
+	bool sack_recovery;       /* the recovery is RFC 6675's: the sender counts the
+				     pipe, no inflation or deflation of cwnd */
 	bool in_loss;             /* after an RTO, until snd_una passes recover: a
 				     second RTO keeps ssthresh (RFC 5681 3.1) */
 	uint64_t priv[8];         /* algorithm state (CUBIC's W_max, epoch ...) */
@@ -101,8 +103,10 @@ enum tcp_cc_act tcp_cc_on_ack(struct tcp_cc *cc, const struct tcp_cc_ack *a, uin
  * ack == snd_una). snd_una/snd_nxt/flight are the sender's current values. */
 enum tcp_cc_act tcp_cc_on_dupack(struct tcp_cc *cc, uint32_t snd_una, uint32_t snd_nxt,
 				 uint32_t flight, uint64_t now);
-/* Enter fast recovery now (loss detected by SACK): ssthresh and cwnd as on the
- * third duplicate ACK. No-op if already in recovery. */
+/* Enter fast recovery now (loss detected by SACK, RFC 6675 5 step 4): ssthresh
+ * as on the third duplicate ACK, cwnd = ssthresh. No-op if already in recovery.
+ * Until the full ACK, tcp_cc_on_ack() neither deflates cwnd nor asks for a
+ * retransmission: the sender's pipe and NextSeg do that. */
 void tcp_cc_enter_recovery(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flight, uint64_t now);
 /* The retransmission timer fired (RFC 5681 (4): ssthresh = max(FlightSize/2,
  * 2*SMSS), cwnd = 1 SMSS; RFC 6582 4: recover = snd_nxt, recovery left). */

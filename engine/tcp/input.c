@@ -611,6 +611,7 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 {
 	struct eng *eng = tp->eng;
 	uint32_t swnd = (uint32_t)seg->win << tp->snd_ws;
+	uint32_t newly_sacked;
 
 	/* RFC 5961 5.2: "(SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT"; an older
 	 * ACK is answered with a challenge ACK and dropped. An ACK of unsent data
@@ -623,6 +624,7 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 		return DROP_TCP_BAD_ACK;
 	}
 	tp->probes = 0;
+	newly_sacked = tcp_sack_rcv(tp, seg);
 	if (seq_gt(seg->ack, tp->snd_una)) {
 		uint32_t acked = seg->ack - tp->snd_una, data = acked;
 		uint64_t rtt = 0;
@@ -655,10 +657,15 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 					 .app_limited = false };
 		act = tcp_cc_on_ack(&tp->cc, &a, now);
 		/* RFC 6298 (5.2)/(5.3): all acked -> stop, else restart the timer */
-		if (tp->snd_una == tp->snd_max)
+		/* RFC 8985 7.4: the probe episode ends once the ACK covers it */
+		if (tp->tlp_high_seq && seq_geq(seg->ack, tp->tlp_high_seq))
+			tp->tlp_high_seq = 0;
+		if (tp->snd_una == tp->snd_max) {
 			tcp_timer_stop(eng, &tp->t[TCPT_REXMT]);
-		else
+		} else {
 			tcp_arm_rexmt(tp, now);
+			tcp_set_xmit_timer(tp, now);   /* or the PTO (RFC 8985 7.2) */
+		}
 		if (act == TCP_CC_RETRANSMIT)
 			tcp_retransmit_head(tp, now);
 		/* Linux tcp_check_space() -> tcp_new_space(): a writer that found
@@ -671,8 +678,16 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 				tp->flags &= ~TF_NOSPACE;
 		}
 		tcp_wake(tp);
-	} else if (seg->ack == tp->snd_una && !seg->len && !(seg->flags & (TH_SYN | TH_FIN)) &&
-		   swnd == tp->snd_wnd && tp->snd_max != tp->snd_una) {
+	} else if (tp->sack_ok && seg->ack == tp->snd_una && tp->snd_max != tp->snd_una &&
+		   (newly_sacked || (!(seg->opts & TCPOPT_F_SACK) && !seg->len &&
+				     !(seg->flags & (TH_SYN | TH_FIN)) && swnd == tp->snd_wnd))) {
+		/* RFC 6675 5 (a): "the TCP MUST increment DupAcks" for an ACK whose
+		 * SACK information is new (a D-SACK is not: RFC 2883); recovery and
+		 * what to send are tcp_sack_recovery()'s, after the window update */
+		tp->cc.dupacks++;
+	} else if (!tp->sack_ok && seg->ack == tp->snd_una && !seg->len &&
+		   !(seg->flags & (TH_SYN | TH_FIN)) && swnd == tp->snd_wnd &&
+		   tp->snd_max != tp->snd_una) {
 		/* RFC 5681 2: a duplicate ACK */
 		if (tcp_cc_on_dupack(&tp->cc, tp->snd_una, tp->snd_max,
 				     tp->snd_nxt - tp->snd_una, now) == TCP_CC_RETRANSMIT) {
@@ -697,6 +712,8 @@ static enum drop_reason process_ack(struct tcp_sock *tp, const struct tcp_seg *s
 			tcp_wake(tp);
 		}
 	}
+	/* RFC 6675 5: loss recovery with the scoreboard (peers with SACK) */
+	tcp_sack_recovery(tp, now);
 	return DROP_NONE;
 }
 

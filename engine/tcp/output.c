@@ -3,6 +3,7 @@
  * Everything leaves through tcp_xmit_raw(): the header is emitted from a struct
  * tcp_seg into eng->tx, payload copied from the send ring, checksum computed (or
  * left to the link with PKT_OFF_CSUM), then ip_output(). */
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -155,6 +156,7 @@ static int xmit(struct tcp_sock *tp, struct tcp_seg *s, uint32_t data_off, uint6
 
 void tcp_arm_rexmt(struct tcp_sock *tp, uint64_t now)
 {
+	tp->flags &= ~TF_TLP_ARMED;
 	tcp_timer_arm(tp->eng, &tp->t[TCPT_REXMT], now + tcp_rtt_rto(&tp->rtt));
 }
 
@@ -378,6 +380,43 @@ static uint32_t cur_mss(struct tcp_sock *tp)
 	return n ? tp->mss - (4u + 8u * n) : tp->mss;
 }
 
+uint32_t tcp_cur_mss(struct tcp_sock *tp) { return cur_mss(tp); }
+
+int tcp_retransmit_range(struct tcp_sock *tp, uint32_t seq, uint32_t len, uint64_t now)
+{
+	uint32_t avail = ring_len(&tp->snd), off = seq - tp->snd_una;
+	bool fin;
+
+	if (seq_lt(seq, tp->snd_una) || off > avail)
+		return -EINVAL;
+	if (len > avail - off)
+		len = avail - off;
+	fin = (tp->flags & TF_FIN_QUEUED) && off + len == avail && seq_gt(tp->snd_max, tp->fin_seq);
+	if (!len && !fin)
+		return 0;
+	if (seq_gt(seq + len + fin, tp->snd_nxt))
+		tp->snd_nxt = seq + len + fin;
+	return xmit_data(tp, seq, len, fin, now);
+}
+
+int tcp_send_new_segment(struct tcp_sock *tp, uint64_t now)
+{
+	uint32_t qlen = ring_len(&tp->snd), off = tp->snd_nxt - tp->snd_una;
+	uint32_t avail = seq_leq(tp->snd_nxt, tp->snd_una + qlen) ? qlen - off : 0;
+	uint32_t room = tp->snd_wnd > off ? tp->snd_wnd - off : 0;
+	uint32_t len = avail < cur_mss(tp) ? avail : cur_mss(tp);
+	bool fin;
+
+	if (!len || len > room)
+		return 0;
+	fin = (tp->flags & TF_FIN_QUEUED) && len == avail && !fin_sent(tp);
+	xmit_data(tp, tp->snd_nxt, len, fin, now);
+	tp->snd_nxt += len + fin;
+	if (seq_gt(tp->snd_nxt, tp->snd_max))
+		tp->snd_max = tp->snd_nxt;
+	return 1;
+}
+
 /* Resend the first unacknowledged segment (fast retransmit, RTO). */
 int tcp_retransmit_head(struct tcp_sock *tp, uint64_t now)
 {
@@ -414,6 +453,7 @@ static uint32_t tcp_tso_max(const struct tcp_sock *tp, uint32_t mss)
 int tcp_output(struct tcp_sock *tp, uint64_t now)
 {
 	int sent = 0;
+	bool new_data = false;
 
 	if (!tcp_in_state(tp, TCPS_ESTABLISHED | TCPS_CLOSE_WAIT | TCPS_FIN_WAIT_1 |
 				  TCPS_CLOSING | TCPS_LAST_ACK))
@@ -423,7 +463,8 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 		uint32_t off = tp->snd_nxt - tp->snd_una;
 		uint32_t avail = seq_leq(tp->snd_nxt, tp->snd_una + qlen) ? qlen - off : 0;
 		uint32_t wnd = tp->snd_wnd < tp->cc.cwnd ? tp->snd_wnd : tp->cc.cwnd;
-		uint32_t flight = tp->snd_nxt - tp->snd_una;
+		/* RFC 6675 5 (C): in SACK recovery, pipe stands for FlightSize */
+		uint32_t flight = tcp_in_flight(tp);
 		uint32_t usable = wnd > flight ? wnd - flight : 0;
 		uint32_t mss = cur_mss(tp);
 		uint32_t max = tcp_tso_max(tp, mss);
@@ -461,7 +502,7 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 			tp->rtt_seq = tp->snd_nxt;
 			tp->rtt_start = now;
 		}
-		if (!flight && !tcp_timer_on(&tp->t[TCPT_REXMT]) && tp->last_snd &&
+		if (tp->snd_nxt == tp->snd_una && !tcp_timer_on(&tp->t[TCPT_REXMT]) && tp->last_snd &&
 		    now - tp->last_snd > tcp_rtt_rto(&tp->rtt))
 			tcp_cc_after_idle(&tp->cc, now - tp->last_snd, tcp_rtt_rto(&tp->rtt), now);
 		xmit_data(tp, tp->snd_nxt, len, fin, now);
@@ -470,6 +511,7 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 			tp->snd_max = tp->snd_nxt;
 		if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
 			tcp_arm_rexmt(tp, now);
+		new_data = true;
 		tcp_timer_stop(tp->eng, &tp->t[TCPT_PERSIST]);
 		if (seq_geq(tp->snd_nxt, tp->snd_una + qlen))
 			tcp_timer_stop(tp->eng, &tp->t[TCPT_CORK]);   /* nothing held any more */
@@ -485,8 +527,12 @@ int tcp_output(struct tcp_sock *tp, uint64_t now)
 			tp->snd_max = tp->snd_nxt;
 		if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
 			tcp_arm_rexmt(tp, now);
+		new_data = true;
 		sent++;
 	}
+	/* RFC 8985 7.2 / Linux tcp_write_xmit: new data sent schedules a loss probe */
+	if (new_data)
+		tcp_set_xmit_timer(tp, now);
 	/* RFC 9293 3.8.6.1: zero window with data waiting: probe it */
 	{
 		uint32_t qlen = ring_len(&tp->snd);

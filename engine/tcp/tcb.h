@@ -19,6 +19,7 @@
 #include "tcp/ofo.h"
 #include "tcp/ports.h"
 #include "tcp/rtt.h"
+#include "tcp/sack.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_sock.h"
 #include "tcp/wire.h"
@@ -141,6 +142,8 @@ enum {
 	TF_BIND_PORT = 1 << 23,  /* Linux SOCK_BINDPORT_LOCK: bind() named the port */
 	TF_SNDBUF_LOCK = 1 << 24, /* Linux SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning */
 	TF_NOSPACE = 1 << 25,    /* Linux SOCK_NOSPACE: a write found the send buffer full */
+	TF_TLP_ARMED = 1 << 26,  /* the REXMT timer is the tail loss probe's PTO (RFC 8985 7.2) */
+	TF_RCVBUF_LOCK = 1 << 27, /* Linux SOCK_RCVBUF_LOCK: SO_RCVBUF set, no autotuning */
 };
 /* tcp_sock.shut, as Linux sk_shutdown */
 enum { SHUT_F_RCV = 1, SHUT_F_SEND = 2 };
@@ -179,6 +182,16 @@ struct tcp_sock {
 
 	struct tcp_rtt rtt;
 	struct tcp_cc cc;
+	struct tcp_sack_board sack; /* what the peer SACKed above snd_una (RFC 6675) */
+	uint32_t high_rxt;       /* RFC 6675 HighRxt: highest byte retransmitted in recovery */
+	uint32_t tlp_high_seq;   /* RFC 8985 TLPRxtOut/TLPHighRxt: snd_max at the probe, 0 none */
+	/* receive-buffer autotuning (Linux tcp_rcv_space_adjust, tcp_rcv_rtt_measure) */
+	uint32_t rcvq_space;     /* bytes the application read in the last measured RTT */
+	uint32_t rcvq_seq;       /* bytes read in total when that measurement began */
+	uint64_t rcvq_time;
+	uint32_t copied;         /* bytes the application has read (Linux copied_seq - irs) */
+	uint32_t rcv_rtt_seq;    /* receiver RTT: rcv_nxt + rcv_wnd when the sample began */
+	uint64_t rcv_rtt_time, rcv_rtt; /* ns; rcv_rtt 0 = no estimate */
 	const struct tcp_cc_ops *cc_ops; /* TCP_CONGESTION, from the engine's default */
 	uint32_t rtt_seq;        /* timed segment (TF_RTT_TIMING) */
 	uint64_t rtt_start;
@@ -332,6 +345,30 @@ int tcp_xmit_raw(struct eng *eng, uint32_t laddr, uint32_t raddr, struct tcp_seg
 uint16_t tcp_rcv_window(struct tcp_sock *tp); /* the window field to send (scaled) */
 void tcp_arm_rexmt(struct tcp_sock *tp, uint64_t now);
 bool tcp_challenge_ack(struct tcp_sock *tp, uint64_t now); /* rate-limited; true if sent */
+
+/* recovery.c: SACK loss recovery (RFC 6675) and the tail loss probe (RFC 8985 7) */
+/* RFC 6675 pipe during SACK recovery, else snd_nxt - snd_una (FlightSize). */
+uint32_t tcp_in_flight(const struct tcp_sock *tp);
+/* The SACK part of an ACK (ack already checked acceptable, before snd_una moves):
+ * updates the scoreboard; returns the bytes newly SACKed. */
+uint32_t tcp_sack_rcv(struct tcp_sock *tp, const struct tcp_seg *seg);
+/* After an ACK was processed: enter SACK recovery on DupThresh or IsLost, and
+ * send what RFC 6675 NextSeg allows. */
+void tcp_sack_recovery(struct tcp_sock *tp, uint64_t now);
+/* Arm the REXMT timer after sending or an ACK: the PTO when a loss probe may be
+ * scheduled (RFC 8985 7.2), else the RTO. */
+void tcp_set_xmit_timer(struct tcp_sock *tp, uint64_t now);
+void tcp_send_loss_probe(struct tcp_sock *tp, uint64_t now);
+/* The application read `n` bytes: grow the receive buffer (Linux tcp_rcv_space_adjust). */
+void tcp_rcv_space_adjust(struct tcp_sock *tp, uint32_t n, uint64_t now);
+/* In-order data arrived: the receiver's RTT estimate (Linux tcp_rcv_rtt_measure). */
+void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now);
+
+/* output.c, for recovery.c: send [seq, seq+len) again (FIN when it ends at it) */
+int tcp_retransmit_range(struct tcp_sock *tp, uint32_t seq, uint32_t len, uint64_t now);
+/* one segment of new data, cwnd aside (the loss probe); 0 if none may go */
+int tcp_send_new_segment(struct tcp_sock *tp, uint64_t now);
+uint32_t tcp_cur_mss(struct tcp_sock *tp);
 
 /* timer.c */
 void tcp_timer_fire(struct eng *eng, struct tcp_tnode *t, uint64_t now);

@@ -107,6 +107,11 @@ static void rexmt_timer(struct tcp_sock *tp, uint64_t now)
 	}
 	eng_count(eng, TCP_TIMEOUTS);
 	tcp_cc_on_rto(&tp->cc, tp->snd_max, tp->snd_max - tp->snd_una, now);
+	/* RFC 6675 5.1 / RFC 2018 8: after a timeout the SACK information may be
+	 * reneged; go-back-N resends from snd_una, the scoreboard starts over */
+	tcp_sack_clear(&tp->sack);
+	tp->high_rxt = tp->snd_una;
+	tp->tlp_high_seq = 0;
 	tp->flags &= ~TF_RTT_TIMING;   /* Karn */
 	tp->snd_nxt = tp->snd_una;     /* go back N: resend from the first unacknowledged byte */
 	tp->retries++;
@@ -206,7 +211,10 @@ static void sock_timer(struct tcp_sock *tp, int which, uint64_t now)
 {
 	switch (which) {
 	case TCPT_REXMT:
-		rexmt_timer(tp, now);
+		if (tp->flags & TF_TLP_ARMED)
+			tcp_send_loss_probe(tp, now);   /* the PTO, not an RTO (RFC 8985 7.3) */
+		else
+			rexmt_timer(tp, now);
 		break;
 	case TCPT_PERSIST:
 		persist_timer(tp, now);
