@@ -178,7 +178,7 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	 * sk_userlocks, icsk_syn_retries, icsk_user_timeout ...) */
 	tp->flags |= TF_PASSIVE | TF_BOUND |
 		     (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_CORK | TF_REUSEADDR |
-				  TF_BIND_ADDR | TF_BIND_PORT | TF_SNDBUF_LOCK));
+				  TF_BIND_ADDR | TF_BIND_PORT | TF_SNDBUF_LOCK | TF_RCVBUF_LOCK));
 	tp->syn_retries = l->syn_retries;
 	tp->user_timeout = l->user_timeout;
 	tcp_bind_hash_add(l->eng->tcp, tp);
@@ -770,6 +770,7 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 		else if ((uint32_t)n < tp->rcv_mss)
 			tp->flags |= TF_ACK_PUSHED;
 		tcp_event_data_recv(tp, now);
+		tcp_rcv_rtt_measure(tp, now);
 		tcp_ack_snd_check(tp, now);
 		tcp_wake(tp);
 		return r;

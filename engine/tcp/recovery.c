@@ -246,8 +246,6 @@ void tcp_send_loss_probe(struct tcp_sock *tp, uint64_t now)
 
 /* --- receive-buffer autotuning (Linux tcp_rcv_space_adjust) -------------- */
 
-#define TCP_RMEM_MAX 6291456u   /* Linux tcp_rmem[2] */
-
 void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now)
 {
 	/* Linux tcp_rcv_rtt_measure(): once per window of data, the time it
@@ -288,9 +286,11 @@ void tcp_rcv_space_adjust(struct tcp_sock *tp, uint32_t n, uint64_t now)
 		uint64_t win = ((uint64_t)copied << 1) + 16u * tp->rcv_mss;
 		uint64_t grow = win * (copied - tp->rcvq_space) / tp->rcvq_space;
 
+		uint32_t max = tp->eng->cfg.tcp.rmem_max ? tp->eng->cfg.tcp.rmem_max : 6291456u;
+
 		win += grow << 1;
-		if (win > TCP_RMEM_MAX)
-			win = TCP_RMEM_MAX;
+		if (win > max)
+			win = max;
 		if (win > tp->rcvbuf && ring_set_limit(&tp->rcv, (uint32_t)win) == 0) {
 			tp->rcvbuf = (uint32_t)win;
 			tp->ofo.limit = tp->rcvbuf / 2;   /* as tcp_sock_alloc sizes it */

@@ -615,6 +615,7 @@ ssize_t tcp_recv(struct tcp_sock *tp, void *buf, size_t len, int flags, uint64_t
 		if (flags & MSG_PEEK)
 			return ring_peek(&tp->rcv, 0, buf, (uint32_t)len);
 		n = ring_read(&tp->rcv, buf, (uint32_t)len);
+		tcp_rcv_space_adjust(tp, n, now);   /* before the window is offered */
 		window_update(tp, now);
 		tcp_run_wakeups(tp->eng);
 		return n;
@@ -864,6 +865,8 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 			} else {
 				if (b < 2304)
 					b = 2304;
+				/* Linux SOCK_RCVBUF_LOCK: no autotuning after this */
+				tp->flags |= TF_RCVBUF_LOCK;
 				if (ring_set_limit(&tp->rcv, b) == 0)
 					tp->rcvbuf = b;
 			}

@@ -266,7 +266,8 @@ struct tcp_sock *tcp_sock_alloc(struct eng *eng)
 	/* tcp_wmem[1] until the connection is established, then grown with the
 	 * congestion window (tcp_sndbuf_expand) */
 	tp->sndbuf = p->wmem_default ? p->wmem_default : 16384;
-	tp->rcvbuf = 1u << 20;
+	/* tcp_rmem[1], grown by what the application reads (tcp_rcv_space_adjust) */
+	tp->rcvbuf = p->rmem_default ? p->rmem_default : 131072;
 	ring_init(&tp->snd, tcp_sndbuf_payload(tp->sndbuf));
 	ring_init(&tp->rcv, tp->rcvbuf);
 	tcp_ofo_init(&tp->ofo, tp->rcvbuf / 2);

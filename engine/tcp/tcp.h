@@ -35,6 +35,7 @@ struct tcp_params {
 	char congestion[16];     /* tcp_congestion_control: "cubic" (Linux's default) or "reno" */
 	int tw_reuse;            /* tcp_tw_reuse: 0 off, 1 on, 2 loopback only (Linux's default) */
 	uint32_t wmem_default, wmem_max; /* tcp_wmem[1] 16 KiB, tcp_wmem[2] 4 MiB (SO_SNDBUF autotuning) */
+	uint32_t rmem_default, rmem_max; /* tcp_rmem[1] 128 KiB, tcp_rmem[2] 6 MiB (SO_RCVBUF autotuning) */
 };
 
 #define TCP_PARAMS_DEFAULT {                                           \
@@ -45,7 +46,8 @@ struct tcp_params {
 	.keep_idle = 7200000000000ull, .keep_intvl = 75000000000ull,   \
 	.keep_cnt = 9, .syncookies = 1, .max_syn_backlog = 1024,       \
 	.somaxconn = 4096, .port_lo = 32768, .port_hi = 60999, .congestion = "cubic",        \
-	.tw_reuse = 2, .wmem_default = 16384, .wmem_max = 4194304 }
+	.tw_reuse = 2, .wmem_default = 16384, .wmem_max = 4194304, \
+	.rmem_default = 131072, .rmem_max = 6291456 }
 
 struct tcp_stack;
 struct tcp_stack *tcp_new(struct eng *eng);
