@@ -250,6 +250,16 @@ int pl__wait_token(struct pl_sock *s, int fd, unsigned events)
 	ssize_t r;
 
 	atomic_fetch_add(blk, 1);
+	/* Counted, then look again before sleeping: a thread that drained the
+	 * token we needed just before our count was visible did not ring for us
+	 * (pl_sock_drain reads blk_* after draining), but what that token
+	 * announced is visible now (the Dekker pattern of psock.h, with blk_* as
+	 * the flag). Without this look, the kernel's wake-one leaves us asleep
+	 * with our condition true and no token coming. */
+	if (pl_sock_events(s) & (events | POLLERR | POLLHUP)) {
+		atomic_fetch_sub(blk, 1);
+		return 0;
+	}
 	r = real_recv(fd, &c, 1, MSG_PEEK);
 	atomic_fetch_sub(blk, 1);
 	if (r == 0) {

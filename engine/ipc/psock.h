@@ -132,7 +132,9 @@ struct psock_shm {
 	 * what they wait for. The kernel wakes only ONE of several recv() sleepers on a
 	 * unix socket (an exclusive wait): whoever drains a token that such a sleeper
 	 * may have needed rings the doorbell, and the engine's next publication sends
-	 * the next token (the preload's pl_sock_drain). */
+	 * the next token (the preload's pl_sock_drain). The same Dekker pattern as
+	 * above: the sleeper counts itself here, then looks at the readiness once
+	 * more before it sleeps; the drainer drains, then reads these counts. */
 	PSOCK_ATOMIC(uint32_t) blk_in;
 	PSOCK_ATOMIC(uint32_t) blk_out;
 	/* An IPV6_V6ONLY socket bound to :: or ::1 (nginx's `listen [::]:80` beside
