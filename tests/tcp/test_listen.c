@@ -184,3 +184,87 @@ Test(tcp_listen, close_listener_resets_queued_children)
 	cr_assert_eq(o->seq, F.iss + 1);
 	cr_assert_eq(fx_conn(), NULL);
 }
+
+/* Linux inet_csk_bind_conflict() (relax, as inet_csk_get_port calls it for
+ * bind and again for listen): a socket bound to the port is no conflict when
+ * both set SO_REUSEADDR and the other is not listening. An accepted connection
+ * inherits its listener's SO_REUSEADDR (sk_clone), so a server that closed its
+ * listener listens again on the same port while the connection lives (iperf3's
+ * server between tests). */
+static struct tcp_sock *accepted_on_reuse_listener(bool reuse)
+{
+	int one = 1;
+	struct tcp_sock *c = NULL;
+	const struct tcp_seg *o;
+
+	F.lis = tcp_sock_new(F.eng);
+	if (reuse)
+		cr_assert_eq(tcp_setsockopt(F.lis, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one),
+					    F.now), 0);
+	cr_assert_eq(tcp_bind(F.lis, 0, LPORT), 0);
+	cr_assert_eq(tcp_listen(F.lis, 16), 0);
+	F.lport = LPORT;
+	seg(.flags = TH_SYN, .seq = PISS, .ack = 0, .opts = TCPOPT_F_MSS);
+	o = expect_out(TH_SYN | TH_ACK);
+	F.p_seq = PISS + 1;
+	F.p_ack = o->seq + 1;
+	cr_assert_eq(seg(), DROP_NONE);
+	cr_assert_eq(tcp_accept(F.lis, &c), 0);
+	tcp_close(F.lis, F.now);
+	F.lis = NULL;
+	cr_assert_eq(c->c.state, TCPS_ESTABLISHED);
+	return c;
+}
+
+Test(tcp_listen, reuseaddr_relisten_while_accepted_connection_lives)
+{
+	int one = 1;
+	struct tcp_sock *c = accepted_on_reuse_listener(true);
+	struct tcp_sock *l2 = tcp_sock_new(F.eng);
+
+	cr_assert_eq(tcp_setsockopt(l2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), F.now), 0);
+	cr_assert_eq(tcp_bind(l2, 0, LPORT), 0, "Linux allows the bind");
+	cr_assert_eq(tcp_listen(l2, 16), 0, "and the listen");
+	/* a new connection reaches the new listener; the old one still works */
+	seg(.flags = TH_SYN, .seq = PISS, .ack = 0, .sport = PPORT + 1, .opts = TCPOPT_F_MSS);
+	expect_out(TH_SYN | TH_ACK);
+	cr_assert_eq(tcp_send(c, "x", 1, 0, F.now), 1);
+	expect_out(TH_ACK);
+	/* a third socket with SO_REUSEADDR may bind, but not listen beside l2 */
+	struct tcp_sock *l3 = tcp_sock_new(F.eng);
+	cr_assert_eq(tcp_setsockopt(l3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), F.now), 0);
+	cr_assert_eq(tcp_bind(l3, 0, LPORT), -EADDRINUSE, "l2 listens: a conflict");
+	tcp_close(l3, F.now);
+	tcp_close(l2, F.now);
+	tcp_close(c, F.now);
+}
+
+Test(tcp_listen, relisten_needs_reuseaddr_on_both)
+{
+	int one = 1;
+	struct tcp_sock *c = accepted_on_reuse_listener(false);
+	struct tcp_sock *l2 = tcp_sock_new(F.eng);
+
+	cr_assert_eq(tcp_setsockopt(l2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), F.now), 0);
+	cr_assert_eq(tcp_bind(l2, 0, LPORT), -EADDRINUSE, "the connection did not set it");
+	tcp_close(l2, F.now);
+	struct tcp_sock *l4 = tcp_sock_new(F.eng);
+	cr_assert_eq(tcp_bind(l4, 0, LPORT), -EADDRINUSE, "nor the new socket");
+	tcp_close(l4, F.now);
+	tcp_close(c, F.now);
+}
+
+Test(tcp_listen, reuseaddr_bound_pair_only_one_listens)
+{
+	int one = 1;
+	struct tcp_sock *a = tcp_sock_new(F.eng), *b = tcp_sock_new(F.eng);
+
+	tcp_setsockopt(a, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), F.now);
+	tcp_setsockopt(b, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), F.now);
+	cr_assert_eq(tcp_bind(a, 0, LPORT), 0);
+	cr_assert_eq(tcp_bind(b, 0, LPORT), 0, "both SO_REUSEADDR, neither listening");
+	cr_assert_eq(tcp_listen(a, 4), 0);
+	cr_assert_eq(tcp_listen(b, 4), -EADDRINUSE, "a listens now");
+	tcp_close(a, F.now);
+	tcp_close(b, F.now);
+}
