@@ -430,6 +430,13 @@ int tcp_retransmit_head(struct tcp_sock *tp, uint64_t now)
 		return 0;
 	if (seq_gt(tp->snd_una + len + fin, tp->snd_nxt))
 		tp->snd_nxt = tp->snd_una + len + fin;
+	/* When the ACK that led here covered everything in flight, the head is
+	 * new data: SND.MAX must cover it, or the peer's ACK of it reads as an
+	 * ACK of unsent data and is dropped, and the connection stalls. */
+	if (seq_gt(tp->snd_nxt, tp->snd_max))
+		tp->snd_max = tp->snd_nxt;
+	if (!tcp_timer_on(&tp->t[TCPT_REXMT]))
+		tcp_arm_rexmt(tp, now);
 	return xmit_data(tp, tp->snd_una, len, fin, now);
 }
 

@@ -261,3 +261,27 @@ Test(tcp_data, offered_window_stays_within_the_buffer)
 	cr_assert_geq(taken, tp->rcvbuf - 128, "the whole buffer was offered: %u", taken);
 	cr_assert_eq(fx_drops(DROP_TCP_RCVBUF_FULL), 0);
 }
+
+/* Recovery resends the head of the queue; when the ACK that triggered it had
+ * covered everything in flight, that head was never sent. SND.MAX must then
+ * cover it, or the peer's ACK of it is "an ACK of unsent data": dropped, and
+ * the connection retransmits the same segment until it times out (seen on a
+ * lossy path: 19.7 of 20 MB, then a stall). */
+Test(tcp_data, head_resend_advances_snd_max)
+{
+	struct tcp_sock *tp;
+	const struct tcp_seg *o;
+
+	fx_established();
+	tp = F.s;
+	seg(.win = 0);
+	cr_assert_eq(tcp_send(F.s, big, 1000, 0, F.now), 1000);
+	expect_none();
+	tcp_retransmit_head(tp, F.now);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->len, 1000);
+	cr_assert_eq(tp->snd_max, F.iss + 1 + 1000);
+	cr_assert_eq(seg(.ack = F.iss + 1 + 1000, .win = 65535), DROP_NONE);
+	cr_assert_eq(tp->snd_una, F.iss + 1 + 1000, "acked, not dropped as unsent");
+	cr_assert_eq(fx_drops(DROP_TCP_BAD_ACK), 0);
+}
