@@ -4,12 +4,14 @@ from compat import *
 
 
 def serve_until_eof():
-    """The peer's usual part: accept, read to EOF, close."""
+    """The peer's usual part: accept, read to EOF, close; say "closed" once the app's stack
+    acknowledged that FIN."""
     l = listener(PEER)
     ready()
     c = l.accept()
     c.recv_all()
-    c.close()
+    close_after_ack(c)
+    signal_peer("closed")
     return c
 
 
@@ -149,7 +151,8 @@ class shut_rd(Case):
 
 
 class shut_rdwr(Case):
-    """shutdown(SHUT_RDWR): FIN goes out, reads return 0, writes fail EPIPE, a second shutdown is fine."""
+    """shutdown(SHUT_RDWR): FIN goes out, reads return 0, writes fail EPIPE; once the peer closed too, a second
+    shutdown() is ENOTCONN (the socket is CLOSED for Linux, its TIME-WAIT lives apart)."""
     def peer(self):
         serve_until_eof()
 
@@ -158,7 +161,7 @@ class shut_rdwr(Case):
         s.shutdown(SHUT_RDWR)
         s.recv(100)
         s.send(b"x", MSG_NOSIGNAL)
-        sleep(0.3)
+        wait_for("closed")
         s.shutdown(SHUT_RDWR)
         s.close()
 
@@ -268,7 +271,7 @@ class peer_reset_then_close(Case):
         s = client()
         signal_peer("connected")
         wait_for("reset")
-        sleep(0.2)
+        app_wait_reset(s)
         s.close()
 
 
@@ -284,7 +287,7 @@ class fin_wait_2_timeout(Case):
         c.recv(100)
         sleep(3.5)
         c.send(b"late")
-        sleep(0.2)
+        wait_closed(c)
         c.recv(100)
 
     def app(self):

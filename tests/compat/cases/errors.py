@@ -26,7 +26,7 @@ class epipe_sigpipe(Case):
         s = client()
         s.recv(10)
         s.send(b"first")
-        sleep(0.3)
+        app_wait_reset(s)
         s.send(b"second")
         s.send(b"third")
 
@@ -44,7 +44,7 @@ class epipe_nosignal(Case):
         s = client()
         s.recv(10)
         s.send(b"first", MSG_NOSIGNAL)
-        sleep(0.3)
+        app_wait_reset(s)
         s.send(b"second", MSG_NOSIGNAL)
 
 
@@ -88,7 +88,7 @@ class econnreset_on_write(Case):
         s = client()
         signal_peer("go")
         wait_for("reset")
-        sleep(0.2)
+        app_wait_reset(s)
         s.send(b"x")
         s.send(b"y")
 
@@ -101,7 +101,7 @@ class so_error_after_reset(Case):
         s = client()
         signal_peer("go")
         wait_for("reset")
-        sleep(0.2)
+        app_wait_reset(s)
         s.so_error()
         s.so_error()
         s.recv(10)
@@ -124,7 +124,7 @@ class reset_with_unread_data(Case):
         s = client()
         signal_peer("connected")
         wait_for("reset")
-        sleep(0.2)
+        app_wait_reset(s)
         s.recv(100)
         s.recv(100)
 
@@ -138,7 +138,7 @@ class rst_to_data_after_close(Case):
         c.recv(100)
         sleep(0.2)
         c.send(b"anyone?")
-        sleep(0.2)
+        wait_closed(c)
         c.recv(100)
         c.send(b"again")
 

@@ -27,6 +27,15 @@ def peer_script(steps):
         c.close()
 
 
+def peer_resets_after_ping(c):
+    """The peer's reset, once the app's "ping" (sent just before) has arrived: a stack may
+    put a send() on the wire after the call returned (tapsock's engine does), and the
+    reset must not overtake it."""
+    wait_readable(c)
+    c.linger(1, 0)
+    c.close()
+
+
 def step(name):
     signal_peer(name)
     wait_for(name + "_done")
@@ -37,7 +46,7 @@ class epoll_level_stages(Case):
     def peer(self):
         peer_script([("data", lambda c: c.send(b"abc")),
                      ("fin", lambda c: c.shutdown(SHUT_WR)),
-                     ("rst", lambda c: (c.linger(1, 0), c.close()))])
+                     ("rst", peer_resets_after_ping)])
 
     def app(self):
         s = client()
@@ -51,6 +60,7 @@ class epoll_level_stages(Case):
         e.wait(0)
         s.send(b"ping")
         step("rst")
+        app_wait_reset(s)
         e.wait(0)
         signal_peer("end")
 
@@ -225,7 +235,7 @@ class poll_stages(Case):
     def peer(self):
         peer_script([("data", lambda c: c.send(b"abc")),
                      ("fin", lambda c: c.shutdown(SHUT_WR)),
-                     ("rst", lambda c: (c.linger(1, 0), c.close()))])
+                     ("rst", peer_resets_after_ping)])
 
     def app(self):
         s = client()
@@ -236,6 +246,7 @@ class poll_stages(Case):
         poll([s], 0)
         s.send(b"ping")
         step("rst")
+        app_wait_reset(s)
         poll([s], 0)
         signal_peer("end")
 
@@ -288,7 +299,7 @@ class select_stages(Case):
     def peer(self):
         peer_script([("data", lambda c: c.send(b"abc")),
                      ("fin", lambda c: c.shutdown(SHUT_WR)),
-                     ("rst", lambda c: (c.linger(1, 0), c.close()))])
+                     ("rst", peer_resets_after_ping)])
 
     def app(self):
         s = client()
@@ -299,6 +310,7 @@ class select_stages(Case):
         select_([s], [s], [s], 0)
         s.send(b"ping")
         step("rst")
+        app_wait_reset(s)
         select_([s], [s], [s], 0)
         signal_peer("end")
 

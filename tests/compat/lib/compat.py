@@ -428,6 +428,19 @@ def wait_closed(s, timeout=5.0):
     return False
 
 
+def app_wait_reset(s, timeout=3.0):
+    """App side: wait (unrecorded) until the app's stack has taken in the peer's reset: poll()
+    asking for no event returns only on POLLERR or POLLHUP. It asks the stack under test (its
+    poll); if that never reports the reset the wait ends after TIMEOUT and the difference shows
+    in what follows. Instead of a guessed sleep, which a busy machine outlasts."""
+    p = select.poll()
+    p.register(s.fileno(), 0)
+    try:
+        p.poll(int(timeout * 1000))
+    except OSError:
+        pass
+
+
 def close_after_ack(c, timeout=5.0):
     """Peer side: close, then return once the app's stack has acknowledged the FIN, so the
     next step can count on the app's end being in FIN-WAIT-2/TIME-WAIT or CLOSE-WAIT rather
