@@ -1,0 +1,178 @@
+/* test_stream.c - bulk receive on tapsock against a fast kernel sender: the receive window reopens whenever the program drains the shared ring, whatever the reading pattern (RFC 9293 3.8.6.2.2 window updates; poll(2), epoll(7), recv(2)).
+ *
+ * A kernel peer sends 20 MB as fast as it can; the tapsock reader drains in bursts
+ * and pauses now and then, so that the receive ring and TCP's queue behind it
+ * fill up and empty over and over: each pause leaves the engine with bytes the
+ * ring cannot take (the reader must ring when it makes room), each burst races
+ * the engine publishing more. A lost doorbell or token leaves both ends waiting
+ * for ever; here that is a wait of more than 5 s, reported with where it stopped.
+ * Subnet 10.77.126.0/24 (test_poll_env.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_poll_env.h"
+
+TestSuite(stream, .timeout = 60);
+
+#define TOTAL (20u << 20)
+#define STALL_MS 5000
+
+struct sender {
+	int kfd;
+	size_t sent;
+	int err;
+};
+
+/* The byte at stream offset i: a pattern that catches reordering and loss. */
+static inline uint8_t pat(size_t i) { return (uint8_t)(i * 7u + (i >> 12)); }
+
+static void *send_all(void *arg)
+{
+	struct sender *s = arg;
+	static __thread uint8_t buf[65536];
+
+	while (s->sent < TOTAL) {
+		size_t n = TOTAL - s->sent < sizeof(buf) ? TOTAL - s->sent : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pat(s->sent + i);
+		ssize_t w = write(s->kfd, buf, n);
+		if (w <= 0) {
+			s->err = w < 0 ? errno : EPIPE;
+			break;
+		}
+		s->sent += (size_t)w;
+	}
+	shutdown(s->kfd, SHUT_WR);
+	return NULL;
+}
+
+enum how { BY_POLL, BY_BLOCKING, BY_EPOLL_ET };
+
+static void check_bytes(const uint8_t *b, size_t n, size_t at)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != pat(at + i))
+			cr_assert_fail("byte %zu differs: %u, expected %u", at + i, b[i], pat(at + i));
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Receive the 20 MB: bursts of `chunk` bytes per wake-up, a pause of pause_ms
+ * every `every` bytes. */
+static void drain(enum how how, size_t chunk, size_t every, int pause_ms)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	struct sender s = { .kfd = kfd };
+	pthread_t th;
+	static uint8_t buf[1 << 20];
+	size_t got = 0, next_pause = every;
+	int ep = -1;
+	long long t0 = now_ms();
+
+	cr_assert(chunk <= sizeof(buf));
+	if (how != BY_BLOCKING)
+		cr_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+	if (how == BY_EPOLL_ET) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.fd = fd };
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		cr_assert(ep >= 0);
+		cr_assert(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	} else if (how == BY_BLOCKING) {
+		struct timeval tv = { STALL_MS / 1000, 0 };
+		cr_assert(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	}
+	cr_assert(pthread_create(&th, NULL, send_all, &s) == 0);
+
+	for (;;) {
+		ssize_t r;
+
+		if (how == BY_POLL) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int n = poll(&p, 1, STALL_MS);
+			cr_assert(n >= 0, "poll: %s", strerror(errno));
+			cr_assert(n == 1, "stalled: poll waited %d ms with %zu of %u bytes received "
+				  "(the sender wrote %zu)", STALL_MS, got, TOTAL, s.sent);
+		} else if (how == BY_EPOLL_ET) {
+			struct epoll_event ev;
+			int n = epoll_wait(ep, &ev, 1, STALL_MS);
+			cr_assert(n >= 0, "epoll_wait: %s", strerror(errno));
+			cr_assert(n == 1, "stalled: epoll_wait waited %d ms with %zu of %u bytes "
+				  "received (the sender wrote %zu)", STALL_MS, got, TOTAL, s.sent);
+		}
+		/* one burst (edge-triggered: until EAGAIN, as the contract says) */
+		bool eof = false;
+		do {
+			r = recv(fd, buf, chunk, 0);
+			if (r < 0) {
+				cr_assert(errno == EAGAIN || how == BY_BLOCKING,
+					  "recv: %s after %zu bytes", strerror(errno), got);
+				cr_assert(how != BY_BLOCKING, "stalled: recv waited %d ms with %zu of "
+					  "%u bytes received (the sender wrote %zu)", STALL_MS, got,
+					  TOTAL, s.sent);
+				break;
+			}
+			if (r == 0) {
+				eof = true;
+				break;
+			}
+			check_bytes(buf, (size_t)r, got);
+			got += (size_t)r;
+		} while (how == BY_EPOLL_ET);
+		if (eof)
+			break;
+		if (got >= next_pause) {
+			sleep_ms(pause_ms);
+			next_pause = got + every;
+		}
+	}
+	pthread_join(th, NULL);
+	cr_expect_eq(s.err, 0, "sender: %s", strerror(s.err));
+	cr_expect_eq(got, TOTAL, "received %zu bytes, expected %u", got, TOTAL);
+	cr_log_info("%zu bytes in %lld ms", got, now_ms() - t0);
+	if (ep >= 0)
+		close(ep);
+	close(fd);
+	close(kfd);
+}
+
+/* curl's pattern: ppoll, one recv of 16 KB per wake-up. */
+Test(stream, poll_reader_with_pauses_gets_all_20_mb)
+{
+	drain(BY_POLL, 16384, 3u << 20, 30);
+}
+
+/* small reads: each frees a sliver of the ring (many doorbells, small windows) */
+Test(stream, poll_reader_of_small_bursts_gets_all_20_mb)
+{
+	drain(BY_POLL, 1500, 1u << 20, 10);
+}
+
+Test(stream, blocking_reader_with_pauses_gets_all_20_mb)
+{
+	drain(BY_BLOCKING, 65536, 2u << 20, 30);
+}
+
+/* asyncio's pattern: edge-triggered epoll, read until EAGAIN */
+Test(stream, epoll_et_reader_with_pauses_gets_all_20_mb)
+{
+	drain(BY_EPOLL_ET, 262144, 2u << 20, 30);
+}
+
+int main(int argc, char **argv)
+{
+	return plenv_main(argc, argv, 126, "stream");
+}
