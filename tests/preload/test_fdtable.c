@@ -1,8 +1,12 @@
 /* test_fdtable.c - the preload library's fd table and readiness from shared memory, without an engine (psock.h). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "preload/pl_int.h"
 
@@ -117,6 +121,44 @@ Test(pl_fdtable, drain_reads_tokens_and_sees_engine_eof)
 	close(sv[0]);
 	pl_sock_drain(s, sv[1]);
 	cr_assert(atomic_load(&s->dead), "EOF on the placeholder means the engine is gone");
+	close(sv[1]);
+	pl_sock_put(s);
+}
+
+/* Another thread of ours drained the token that announced bytes before this
+ * thread counted itself as a sleeper (so the drainer did not ring for it): the
+ * wait must see the bytes instead of sleeping with nothing coming. Before the
+ * look after counting, this recv(MSG_PEEK) on an empty placeholder never
+ * returned (preload-procs hung on it now and then). A 2 s SO_RCVTIMEO turns a
+ * regression into a failure instead of a hang. */
+Test(pl_fdtable, a_sleeper_whose_token_another_thread_drained_does_not_sleep)
+{
+	size_t size;
+	struct psock_shm *sh = fake_shm(&size);
+	struct pl_sock *s = pl__sock_new(sh, size);
+	struct timeval tv = { 2, 0 };
+	int sv[2];
+
+	pl_real_init();
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	cr_assert_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	atomic_store(&sh->state, PSOCK_ST_SENDABLE | PSOCK_ST_WAS_CONN);
+	atomic_store(&sh->rx.head, 10);   /* published, its token already drained */
+	cr_assert_eq(pl__wait_token(s, sv[1], POLLIN), 0, "slept although bytes were there");
+	cr_assert_eq(atomic_load(&sh->blk_in), 0, "the sleeper count is given back");
+	/* nothing ready, no token: it sleeps (and the timeout ends it here) */
+	atomic_store(&sh->rx.tail, 10);
+	cr_assert_eq(pl__wait_token(s, sv[1], POLLIN), -EAGAIN);
+	/* a drainer that takes a token while a sleeper is counted and what it
+	 * announced is ready rings the doorbell: the engine sends the next token */
+	atomic_store(&sh->rx.head, 20);
+	atomic_store(&sh->blk_in, 1);
+	cr_assert_eq(send(sv[1], "T", 1, 0), 1);
+	cr_assert_eq(pl_sock_drain(s, sv[0]), 1);
+	char d = 0;
+	cr_assert_eq(recv(sv[1], &d, 1, MSG_DONTWAIT), 1, "no doorbell for the counted sleeper");
+	cr_assert_eq(d, PSOCK_MSG_DOORBELL);
+	close(sv[0]);
 	close(sv[1]);
 	pl_sock_put(s);
 }
