@@ -488,7 +488,7 @@ static void pump_tx(struct ps_sock *ps, uint64_t now)
 static void publish(struct ps_sock *ps)
 {
 	struct psock_shm *sh = ps->shm;
-	unsigned ev = tcp_sock_events(ps->tcp), pub, st = 0;
+	unsigned ev = tcp_sock_events(ps->tcp), pub = 0, st = 0;
 	bool sendable, in_ready, out_ready, err;
 
 	sendable = !ps->shut_wr_pending && tcp_send(ps->tcp, NULL, 0, 0, ps->srv->eng->now) == 0;
@@ -496,7 +496,14 @@ static void publish(struct ps_sock *ps)
 	 * tx_end first, it must be valid once tx_sndbuf is not 0 */
 	atomic_store(&sh->tx_end, atomic_load(&sh->tx.tail) + (uint32_t)tcp_send_space(ps->tcp));
 	atomic_store(&sh->tx_sndbuf, (uint32_t)tcp_send_buffer(ps->tcp));
-	pub = ev & (POLLHUP | POLLRDHUP);
+	/* The peer's FIN (POLLRDHUP, and POLLHUP once we shut down too) is behind
+	 * every byte TCP still holds: reported before those bytes are in the ring,
+	 * the reader that drained the ring would see a hang-up without POLLIN and
+	 * stop reading (Linux's tcp_poll() never says POLLHUP without POLLIN after a
+	 * FIN; nc -N lost the end of its reply that way). Held back until TCP's
+	 * queue is in the ring: the reader rings for it (eng_rx_full). */
+	if (!tcp_recv_avail(ps->tcp))
+		pub = ev & (POLLHUP | POLLRDHUP);
 	if (ps->listening) {
 		st |= PSOCK_ST_LISTEN;
 		pub |= ev & POLLIN;

@@ -172,6 +172,77 @@ Test(stream, epoll_et_reader_with_pauses_gets_all_20_mb)
 	drain(BY_EPOLL_ET, 262144, 2u << 20, 30);
 }
 
+/* ---- the end of the stream after our own shutdown(SHUT_WR) (nc -N) ---- */
+
+/* The kernel peer reads to our EOF, then answers with `len` bytes and closes. */
+struct answer {
+	int kfd;
+	size_t len;
+};
+
+static void *answer_after_eof(void *arg)
+{
+	struct answer *a = arg;
+	static uint8_t buf[65536];
+	size_t off = 0;
+
+	while (read(a->kfd, buf, sizeof(buf)) > 0)
+		;
+	while (off < a->len) {
+		size_t n = a->len - off < sizeof(buf) ? a->len - off : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pat(off + i);
+		ssize_t w = write(a->kfd, buf, n);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(a->kfd);
+	return NULL;
+}
+
+/* nc -N's loop: after its shutdown(SHUT_WR) it reads while poll() says POLLIN and
+ * stops at a POLLHUP that comes without POLLIN ("reading is possible after HUP"
+ * only with POLLIN, as Linux's tcp_poll() always sets it after the peer's FIN).
+ * The answer is larger than the receive ring, so TCP still holds bytes and the
+ * FIN while the reader empties the ring: the hang-up must wait for them. */
+Test(stream, after_shutdown_wr_a_reader_that_stops_at_pollhup_gets_the_whole_answer)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	struct answer a = { .kfd = kfd, .len = 700u << 10 };
+	static uint8_t buf[1 << 20];
+	size_t got = 0;
+	pthread_t th;
+
+	cr_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+	cr_assert(pthread_create(&th, NULL, answer_after_eof, &a) == 0);
+	cr_assert(send(fd, "question", 8, 0) == 8);
+	cr_assert(shutdown(fd, SHUT_WR) == 0);
+	sleep_ms(300);   /* the answer and its FIN arrive while nobody reads */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int n = poll(&p, 1, STALL_MS);
+		cr_assert(n == 1, "poll: %d after %zu bytes", n, got);
+		if (!(p.revents & POLLIN)) {
+			cr_assert(p.revents & POLLHUP, "revents %#x", p.revents);
+			break;   /* nc: the connection is done */
+		}
+		/* one read takes the whole ring: the next poll comes before the
+		 * engine can refill it */
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r == 0)
+			break;
+		cr_assert(r > 0 || errno == EAGAIN, "recv: %s", strerror(errno));
+		if (r > 0) {
+			check_bytes(buf, (size_t)r, got);
+			got += (size_t)r;
+		}
+	}
+	pthread_join(th, NULL);
+	cr_expect_eq(got, a.len, "%zu of %zu bytes before the hang-up", got, a.len);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	return plenv_main(argc, argv, 126, "stream");
