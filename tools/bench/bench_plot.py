@@ -1,9 +1,9 @@
 # bench_plot.py - SVG charts of `tapsock bench` results: bars per stack with min-max whiskers, ratios against the kernel, latency CDFs (no RFC; SVG 1.1).
 #
-# Hand-written SVG, no plotting library: write_all(results, meta, dir) returns the files
-# written. Used by tapsock-bench --plot DIR; also runs alone on a --json file:
+# Hand-written SVG, no plotting library (a PNG of each beside it when rsvg-convert is
+# installed): write_all(results, meta, dir) returns the files written. Used by tapsock-bench --plot DIR; also runs alone on a --json file:
 #   python3 bench_plot.py results.json DIR
-import json, math, os, sys
+import json, math, os, shutil, subprocess, sys
 from xml.sax.saxutils import escape
 
 COLORS = {"kernel": "#4c72b0", "engine": "#dd8452", "preload": "#55a868"}
@@ -243,7 +243,22 @@ def write_all(results, meta, outdir):
               cdfs(results, meta, os.path.join(outdir, "latency_cdf.svg"))):
         if p:
             out.append(p)
-    return out
+    return out + pngs(out)
+
+
+def pngs(svgs):
+    """a PNG beside each SVG when rsvg-convert is installed (image viewers, issue
+    trackers and chat previews show PNG, not always SVG)"""
+    conv = shutil.which("rsvg-convert")
+    if not conv:
+        return []
+    done = []
+    for p in svgs:
+        png = p[:-4] + ".png"
+        if subprocess.run([conv, "-b", "white", p, "-o", png], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            done.append(png)
+    return done
 
 
 if __name__ == "__main__":
