@@ -12,6 +12,8 @@ NAMES = {"kernel": "kernel (veth)", "engine": "tapsock engine (services)",
 # issue 6's targets: the ratio a stack should reach (>= for "higher", <= for "lower")
 TARGETS = {"bulk-1-tx": 1.0, "bulk-1-rx": 0.55, "rr-64-diff": 1.3, "rr-64-same": 1.3,
            "crr": 0.7, "conc-open": 0.5}
+# targets that are absolute figures, not ratios: drawn on the bar charts
+LIMITS = {"conc-mem": (16.0, "target: 16 KiB per idle connection")}
 FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 
 
@@ -89,7 +91,9 @@ def bars(results, meta, title, path, note=""):
     svg = Svg(left + width + 120, h)
     svg.text(20, 28, title, 17, weight="bold")
     svg.text(20, 48, subtitle(meta) + note, 11, color="#555")
-    vmax = nice_max(max([s.get("max") or 0 for r in results for s in r["stacks"].values()] + [0]))
+    limits = [LIMITS[r["id"]] for r in results if r["id"] in LIMITS]
+    vmax = nice_max(max([s.get("max") or 0 for r in results for s in r["stacks"].values()] +
+                        [v * 1.1 for v, _ in limits] + [0]))
     y = 75
     top = y
     for r in results:
@@ -120,6 +124,9 @@ def bars(results, meta, title, path, note=""):
         x = left + width * i / 4
         svg.line(x, top - 4, x, y - 10, "#ddd")
         svg.text(x, y + 4, fmt(vmax * i / 4), 10, "middle", "#555")
+    for v, what in limits:
+        svg.line(left + width * v / vmax, top - 4, left + width * v / vmax, y - 10, "#b42318", 2, "5,3")
+        svg.text(left + width * v / vmax, top - 8, what, 10, "middle", "#b42318")
     legend(svg, left, y + 28, stacks)
     svg.save(path)
     return path
