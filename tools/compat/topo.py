@@ -24,7 +24,8 @@ ENGINE_EQUIV = {
     "net.ipv4.tcp_fin_timeout": lambda v: ["--fin-timeout", str(int(v) * 1000)],
 }
 
-_live = set()
+_live = set()          # namespaces that exist now
+_engines = {}          # namespace -> Tapsock whose engine may be running there
 
 
 def sh(*args, check=True, quiet=True):
@@ -95,6 +96,7 @@ class Tapsock:
         if not self.preload or not os.path.exists(self.preload):
             raise RuntimeError("the preload library is not built (%s)" % (self.preload or "not found"))
         _live.add(self.app_ns)
+        _engines[self.app_ns] = self
         args = [self.tapsock, "up", "--netns", self.app_ns, "--ifname", IFACE,
                 "--addr", "%s/%d" % (APP_ADDR, PREFIX)]
         if self.extra:
@@ -117,9 +119,14 @@ class Tapsock:
                            stderr=subprocess.DEVNULL, timeout=15)
         except subprocess.TimeoutExpired:
             pass
+        _engines.pop(self.app_ns, None)
         netns_del(self.app_ns)
 
 
 def cleanup_all():
+    """Everything still up (an interrupted run): engines first (tapsockd is a daemon, it
+    would outlive its namespace's name), then the namespaces."""
+    for t in list(_engines.values()):
+        t.down()
     for ns in list(_live):
         netns_del(ns)
