@@ -81,19 +81,24 @@ def _errname(e):
     return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
 
 
-def call(name, fn, *args, args_text=None, fmt=None):
-    """Make one call, record `name(args) = result` or `= ERRNO` and the time it blocked."""
+def call(name, fn, *args, args_text=None, fmt=None, timed=True):
+    """Make one call, record `name(args) = result` or `= ERRNO` and the time it blocked.
+    timed False: the time is recorded but not compared, where it only measures how soon the
+    peer did its part (after its own pauses and nft changes), not the stack under test."""
     text = args_text if args_text is not None else ", ".join(repr(a) for a in args)
     _emit({"pending": "%s(%s)" % (name, text)})
+    rec = {"call": name, "args": text}
+    if not timed:
+        rec["untimed"] = True
     t = time.monotonic()
     try:
         r = fn(*args)
     except OSError as e:
-        dt = time.monotonic() - t
-        _emit({"call": name, "args": text, "err": _errname(e), "dt": round(dt, 3)})
+        rec.update(err=_errname(e), dt=round(time.monotonic() - t, 3))
+        _emit(rec)
         return None
-    dt = time.monotonic() - t
-    _emit({"call": name, "args": text, "ret": fmt(r) if fmt else _fmt_ret(r), "dt": round(dt, 3)})
+    rec.update(ret=fmt(r) if fmt else _fmt_ret(r), dt=round(time.monotonic() - t, 3))
+    _emit(rec)
     return r
 
 
@@ -302,7 +307,7 @@ def _ready_text(pairs):
     return "{%s}" % ", ".join("%s: %s" % (n, evnames(m)) for n, m in sorted(pairs)) if pairs else "{}"
 
 
-def poll(socks, timeout_ms, events=select.POLLIN | select.POLLOUT | 0x2000):
+def poll(socks, timeout_ms, events=select.POLLIN | select.POLLOUT | 0x2000, timed=True):
     """poll() on Sock objects; records which are ready with which events."""
     p = select.poll()
     byfd = {}
@@ -311,7 +316,8 @@ def poll(socks, timeout_ms, events=select.POLLIN | select.POLLOUT | 0x2000):
         byfd[s.fileno()] = s.name
     names = ",".join(s.name for s in socks)
     return call("poll", lambda: [(byfd[fd], m) for fd, m in p.poll(timeout_ms)],
-                args_text="[%s] %s, %d" % (names, evnames(events), timeout_ms), fmt=_ready_text)
+                args_text="[%s] %s, %d" % (names, evnames(events), timeout_ms), fmt=_ready_text,
+                timed=timed)
 
 
 def select_(rs, ws, xs, timeout):
@@ -339,9 +345,9 @@ class Epoll:
         return call("epoll_ctl", self.e.modify, s.fileno(), events,
                     args_text="MOD %s, %s" % (s.name, _epnames(events)))
 
-    def wait(self, timeout=0.0):
+    def wait(self, timeout=0.0, timed=True):
         return call("epoll_wait", lambda: [(self.names.get(fd, fd), m) for fd, m in self.e.poll(timeout)],
-                    args_text="%s" % timeout,
+                    args_text="%s" % timeout, timed=timed,
                     fmt=lambda r: "{%s}" % ", ".join("%s: %s" % (n, _epnames(m)) for n, m in sorted(r)))
 
 
