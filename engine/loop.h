@@ -25,7 +25,12 @@ struct loop_params {
 	void (*on_hup)(void *arg);/* SIGHUP: reopen the log */
 	void *arg;
 	int plain_reads;          /* use plain reads, not multishot (tests, old kernels) */
+	/* Adaptive polling before the loop sleeps (loop.c): the cap in microseconds;
+	 * 0 never spins. LOOP_SPIN_US_DEFAULT when the caller has no opinion. */
+	int spin_us;
 };
+#define LOOP_SPIN_US_DEFAULT 50
+#define LOOP_SPIN_US_DEFAULT_STR "50"
 
 /* Loop statistics (not engine counters): for the log and IPC_INFO. */
 struct loop_stats {
@@ -35,6 +40,8 @@ struct loop_stats {
 	uint64_t rx_enobufs;
 	uint64_t tx_submits;
 	uint64_t timer_arms;
+	uint64_t spins;           /* spins before sleeping */
+	uint64_t spin_hits;       /* ... that found work (a sleep and a wake-up saved) */
 };
 
 struct loop;

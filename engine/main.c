@@ -39,6 +39,7 @@ struct daemon {
 	unsigned prefix;
 	uint32_t mtu;
 	bool offload, detach, plain_reads;
+	int spin_us;          /* adaptive polling cap (loop.h), --spin-us */
 	int verbose;
 	/* running state */
 	int ready_fd;         /* -d: the pipe to the waiting parent, else -1 */
@@ -66,6 +67,8 @@ static void usage(FILE *out)
 "      --mac MAC         engine MAC (default 02:74:73:6b:00:02)\n"
 "      --no-offload      no checksum/TSO offload through the virtio-net header\n"
 "      --plain-reads     read the TAP with plain reads, not a multishot read\n"
+"      --spin-us N       before sleeping, watch for work up to N us, adaptively\n"
+"                        (0: never; default " LOOP_SPIN_US_DEFAULT_STR ", or $TAPSOCKD_SPIN_US)\n"
 "      --pcap FILE       capture every frame to FILE\n"
 "      --services LIST   built-in services: echo,discard,chargen\n"
 "      --time-wait MS    TIME-WAIT duration (default 60000)\n"
@@ -315,7 +318,7 @@ static void hup_cb(void *arg)
 static void parse_args(struct daemon *d, int argc, char **argv)
 {
 	enum { O_MAC = 256, O_NO_OFFLOAD, O_PCAP, O_SERVICES, O_TIME_WAIT, O_FIN_TIMEOUT,
-	       O_SEED, O_PIDFILE, O_VERSION, O_PLAIN_READS, O_SVC_KEEPALIVE };
+	       O_SEED, O_PIDFILE, O_VERSION, O_PLAIN_READS, O_SVC_KEEPALIVE, O_SPIN_US };
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'i' },
@@ -326,6 +329,7 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 		{ "mac", required_argument, NULL, O_MAC },
 		{ "no-offload", no_argument, NULL, O_NO_OFFLOAD },
 		{ "plain-reads", no_argument, NULL, O_PLAIN_READS },
+		{ "spin-us", required_argument, NULL, O_SPIN_US },
 		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "services", required_argument, NULL, O_SERVICES },
 		{ "time-wait", required_argument, NULL, O_TIME_WAIT },
@@ -351,6 +355,15 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 	d->ifname = "tsk0";
 	d->offload = true;
 	d->mtu = 1500;
+	d->spin_us = LOOP_SPIN_US_DEFAULT;
+	/* the environment, for runs started by tools that do not pass options
+	 * (tapsock up, tapsock bench); --spin-us wins */
+	const char *spin = getenv("TAPSOCKD_SPIN_US");
+	if (spin && *spin) {
+		if (!parse_uint(spin, 1000000, &v))
+			bad_usage("TAPSOCKD_SPIN_US: microseconds from 0 to 1000000 expected, got '%s'", spin);
+		d->spin_us = (int)v;
+	}
 	d->cfg.services = 0;
 	while ((c = getopt_long(argc, argv, "n:i:a:p:g:m:dl:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -370,6 +383,11 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_NO_OFFLOAD: d->offload = false; break;
 		case O_PLAIN_READS: d->plain_reads = true; break;
+		case O_SPIN_US:
+			if (!parse_uint(optarg, 1000000, &v))
+				bad_usage("--spin-us: microseconds from 0 to 1000000 expected, got '%s'", optarg);
+			d->spin_us = (int)v;
+			break;
 		case O_PCAP: d->pcap = optarg; break;
 		case O_SERVICES:
 			if (!parse_services(optarg, &d->cfg.services))
@@ -630,6 +648,7 @@ int main(int argc, char **argv)
 	struct loop_params lpp = {
 		.eng = d->eng, .tap = d->tap, .capture = d->link, .ipc = d->ipc, .psock = d->psock,
 		.on_hup = hup_cb, .arg = d, .plain_reads = d->plain_reads,
+		.spin_us = d->spin_us,
 	};
 	r = loop_new(&lpp, &d->loop, err, sizeof(err));
 	if (r < 0)

@@ -93,6 +93,7 @@ struct ep {
 	int waiters;                /* threads sleeping in the kernel on epfd */
 	bool kernel_first;          /* kernel events before the ready list next time */
 	int wakefd;                 /* eventfd in epfd (tagged EP_WAKE_FD), -1 until needed */
+	_Atomic uint32_t spin_ns;   /* adaptive spin budget before sleeping (pl.h pl_spin) */
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -647,6 +648,23 @@ static int ep_fetch(struct ep *ep, struct epoll_event *evs, int n, int max)
 
 enum ep_kind { EP_WAIT, EP_PWAIT, EP_PWAIT2 };
 
+/* Adaptive polling (pl.h): before sleeping, look again at the ready list and at
+ * what the kernel has (program fds and placeholder edges, one epoll_wait with
+ * timeout 0), with the lock taken only for each look so that epoll_ctl and other
+ * waiters go on. */
+struct ep_spin { struct ep *ep; struct epoll_event *evs; int max, n; };
+
+static unsigned ep_spin_ready(void *arg)
+{
+	struct ep_spin *a = arg;
+
+	pthread_mutex_lock(&a->ep->mu);
+	a->n = ep_scan(a->ep, a->evs, 0, a->max);
+	a->n = ep_fetch(a->ep, a->evs, a->n, a->max);
+	pthread_mutex_unlock(&a->ep->mu);
+	return a->n > 0;
+}
+
 static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 		   const struct timespec *tmo, int tmo_ms, const sigset_t *sigmask,
 		   enum ep_kind kind)
@@ -703,12 +721,26 @@ static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 			ep->kernel_first = !ep->kernel_first;
 		if (n > 0 || zero)
 			break;
-		/* Nothing ready: every item is armed and off the list; sleep in the
+		/* Nothing ready: every item is armed and off the list. Spin briefly
+		 * (without a sigmask to apply: a pending signal the program unblocks
+		 * only for the wait must not wait for the spin), then sleep in the
 		 * kernel, with the program's sigmask, for the time left. */
+		if (!sigmask && atomic_load_explicit(&ep->spin_ns, memory_order_relaxed)) {
+			struct ep_spin sp = { ep, evs, maxevents, 0 };
+
+			pthread_mutex_unlock(&ep->mu);
+			bool got = pl_spin(&ep->spin_ns, ep_spin_ready, &sp);
+			pthread_mutex_lock(&ep->mu);
+			if (got) {
+				n = sp.n;
+				break;
+			}
+		}
 		ep->waiters++;
 		pthread_mutex_unlock(&ep->mu);
 		if (tmo)
 			pl_tmo_left(&deadline, &left);
+		uint64_t t0 = pl_spin_now();
 		int r;
 		if (real_epoll_pwait2) {
 			r = real_epoll_pwait2(epfd, evs, maxevents, tmo ? &left : NULL, sigmask);
@@ -719,6 +751,8 @@ static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 					     sigmask);
 		}
 		int err = errno;
+		if (r > 0)   /* woken by an event, not the timeout: adapt the spin */
+			pl_spin_slept(&ep->spin_ns, t0);
 		pthread_mutex_lock(&ep->mu);
 		ep->waiters--;
 		if (r < 0) {

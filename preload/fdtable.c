@@ -115,6 +115,7 @@ struct pl_sock *pl__sock_new(void *shm, size_t size)
 	s->domain = s->shm->domain;
 	atomic_store(&s->dead, false);
 	atomic_store(&s->dead_told, false);
+	atomic_store(&s->spin_ns, 0);
 	s->free_next = NULL;
 	atomic_store(&s->refs, 1);
 	return s;
@@ -288,6 +289,102 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* ---- adaptive polling (pl.h) ---- */
+
+uint32_t pl_spin_max_ns = PL_SPIN_US_DEFAULT * 1000u;
+/* The first budget after a short sleep: a spin shorter than a wake-up's cost
+ * rarely catches anything. */
+#define SPIN_MIN_NS 5000u
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+uint64_t pl_spin_now(void) { return mono_ns(); }
+
+static uint32_t spin_cap(uint64_t ns)
+{
+	return ns > pl_spin_max_ns ? pl_spin_max_ns : (uint32_t)ns;
+}
+
+unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg)
+{
+	uint32_t b = atomic_load_explicit(budget, memory_order_relaxed);
+	uint64_t t0, t;
+	unsigned r;
+
+	if (!b || !pl_spin_max_ns)
+		return 0;
+	t0 = mono_ns();
+	for (unsigned i = 1;; i++) {
+		if ((r = ready(arg))) {
+			/* caught it: keep room for twice this wait */
+			t = 2 * (mono_ns() - t0);
+			if (t > b)
+				atomic_store_explicit(budget, spin_cap(t), memory_order_relaxed);
+			return r;
+		}
+		for (int k = 0; k < 16; k++)
+			cpu_relax();
+		/* The one we wait for (the engine, the peer) may be runnable on this
+		 * very CPU: on a 2-core machine a spinner must not hold it off. */
+		if (!(i & 3))
+			sched_yield();
+		if (mono_ns() - t0 >= b)
+			break;
+	}
+	/* ran out: a quarter next time, soon nothing (long waits never spin) */
+	b /= 4;
+	atomic_store_explicit(budget, b < SPIN_MIN_NS / 2 ? 0 : b, memory_order_relaxed);
+	return 0;
+}
+
+void pl_spin_slept(_Atomic uint32_t *budget, uint64_t t0)
+{
+	uint64_t d;
+	uint32_t b;
+
+	if (!pl_spin_max_ns)
+		return;
+	d = mono_ns() - t0;
+	b = atomic_load_explicit(budget, memory_order_relaxed);
+	if (d >= pl_spin_max_ns) {
+		/* a long wait: spinning would not have caught it */
+		if (b)
+			atomic_store_explicit(budget, 0, memory_order_relaxed);
+		return;
+	}
+	/* ended soon after we slept (a wake-up's cost included): spinning a
+	 * little longer than this sleep would have caught it */
+	d += d / 2;
+	if (d < SPIN_MIN_NS)
+		d = SPIN_MIN_NS;
+	if (d < 2ull * b)
+		d = 2ull * b;
+	atomic_store_explicit(budget, spin_cap(d), memory_order_relaxed);
+}
+
+struct spin_sock { struct pl_sock *s; unsigned want; };
+
+static unsigned spin_sock_ready(void *arg)
+{
+	struct spin_sock *a = arg;
+
+	return pl_sock_events(a->s) & a->want;
+}
+
+unsigned pl_sock_spin(struct pl_sock *s, unsigned want)
+{
+	struct spin_sock a = { s, want };
+
+	return pl_spin(&s->spin_ns, spin_sock_ready, &a);
+}
+
 int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns)
 {
 	uint64_t deadline = timeout_ns >= 0 ? mono_ns() + (uint64_t)timeout_ns : 0;
@@ -295,10 +392,15 @@ int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns)
 
 	for (;;) {
 		unsigned r = pl_sock_events(s) & want;
+		uint64_t t0;
 		int n;
 
 		if (r)
 			return (int)r;
+		/* spin briefly before the engine is asked for a token (adaptive) */
+		if ((r = pl_sock_spin(s, want)))
+			return (int)r;
+		t0 = mono_ns();
 		pl_sock_arm(s, events);
 		r = pl_sock_events(s) & want;
 		if (r) {
@@ -308,6 +410,7 @@ int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns)
 		if (timeout_ns < 0) {
 			n = pl__wait_token(s, fd, events);
 			pl_sock_disarm(s, events);
+			pl_spin_slept(&s->spin_ns, t0);
 			if (n == -EINTR)
 				return -EINTR;
 			if (n == -EAGAIN && timeout_ns == PL_WAIT_RCVTIMEO)
@@ -327,6 +430,8 @@ int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns)
 		n = real_ppoll(&p, 1, &ts, NULL);
 		int e = errno;
 		pl_sock_disarm(s, events);
+		if (n > 0)
+			pl_spin_slept(&s->spin_ns, t0);
 		if (n > 0)
 			pl_sock_drain(s, fd);
 		if (n < 0 && e == EINTR)

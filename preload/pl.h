@@ -121,6 +121,7 @@ struct pl_sock {
 	atomic_bool dead_told;      /* a dead listener's accept reported it (ECONNABORTED):
 				       from then on it is never ready (no spinning) */
 	struct pl_sock *free_next;  /* free list (structures are never returned to malloc) */
+	_Atomic uint32_t spin_ns;   /* adaptive spin budget before a blocking wait (pl_spin) */
 };
 
 /* The tapsock socket behind fd, with a reference (pl_sock_put() it), or NULL when
@@ -152,6 +153,24 @@ PL_HIDDEN int pl_sock_drain(struct pl_sock *s, int fd);
  * timeout (ns, < 0 forever) passes (-EAGAIN) or a signal comes (-EINTR). Returns the
  * events. Used by the blocking socket calls. */
 PL_HIDDEN int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t timeout_ns);
+
+/* Adaptive polling (issue 6; DESIGN field notes: a wake-up across the CPUs costs
+ * about 20 us each way). Before a blocking wait sleeps in the kernel, it re-reads
+ * the shared state for up to a budget of nanoseconds; the budget adapts as KVM's
+ * halt-polling does: a wait that ended by itself soon after the sleep began makes
+ * it grow, a spin that ran out shrinks it (to 0 after a few), so an idle program
+ * or a long wait never spins. Capped by TAPSOCK_SPIN_US (default below; 0: never
+ * spin). `budget` is a per-socket (struct pl_sock.spin_ns) or per-thread word. */
+#define PL_SPIN_US_DEFAULT 0
+PL_HIDDEN extern uint32_t pl_spin_max_ns;   /* 0: spinning off */
+/* Spin until pl_sock_events(s) & want or the budget passes: the events, or 0
+ * (the caller then arms and sleeps, then calls pl_spin_slept). */
+PL_HIDDEN unsigned pl_sock_spin(struct pl_sock *s, unsigned want);
+/* The same over a caller's condition: ready(arg) non-zero ends the spin. */
+PL_HIDDEN unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg);
+/* Monotonic ns, and the adaptation after a sleep that began at t0 (pl_spin_now()). */
+PL_HIDDEN uint64_t pl_spin_now(void);
+PL_HIDDEN void pl_spin_slept(_Atomic uint32_t *budget, uint64_t t0);
 
 /* Debug/diagnostic output to stderr (always for errors, TAPSOCK_DEBUG=1 for more). */
 PL_HIDDEN void pl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

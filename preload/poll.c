@@ -150,6 +150,24 @@ static void disarm_all(nfds_t nfds, struct pent *pe)
 	}
 }
 
+/* Adaptive polling (pl.h): one budget per thread, as a thread's poll loop is
+ * what has a rhythm. */
+static _Thread_local _Atomic uint32_t poll_spin_ns;
+
+struct poll_spin { struct pollfd *fds; nfds_t nfds, nkern; struct pent *pe; int ret; };
+
+static unsigned poll_spin_ready(void *arg)
+{
+	struct poll_spin *a = arg;
+	int n = scan_tsk(a->fds, a->nfds, a->pe);
+
+	if (n <= 0)
+		return 0;
+	int k = poll_kernel_now(a->fds, a->nfds, a->pe, a->nkern);
+	a->ret = k < 0 ? k : n + k;
+	return 1;
+}
+
 int pl_poll_wait(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
 		 const sigset_t *sigmask)
 {
@@ -194,6 +212,18 @@ int pl_poll_wait(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
 			ret = k < 0 ? k : n + k;
 			goto out;
 		}
+		/* 1b. spin briefly on the shared state (adaptive; only over tapsock
+		 * sockets alone: kernel fds would need a system call per look, and
+		 * a sigmask to apply must not wait for the spin) */
+		if (nkern == 0 && !sigmask) {
+			struct poll_spin sp = { fds, nfds, nkern, pe, 0 };
+
+			if (pl_spin(&poll_spin_ns, poll_spin_ready, &sp)) {
+				ret = sp.ret;
+				goto out;
+			}
+		}
+		uint64_t t0 = pl_spin_now();
 		/* 2. drain, arm, look again: a publication between 1 and the arming
 		 * found no waiter and sent no token, but is visible now */
 		for (nfds_t i = 0; i < nfds; i++) {
@@ -236,6 +266,8 @@ int pl_poll_wait(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
 			}
 		}
 		disarm_all(nfds, pe);
+		if (r > 0)
+			pl_spin_slept(&poll_spin_ns, t0);
 		if (r < 0) {
 			for (nfds_t i = 0; i < nfds; i++)
 				fds[i].revents = 0;

@@ -1311,6 +1311,19 @@ static char env_lib[PATH_MAX];         /* this library's path */
 static void env_init(void)
 {
 	Dl_info di;
+	const char *spin = getenv("TAPSOCK_SPIN_US");
+
+	/* adaptive polling's cap (pl.h): TAPSOCK_SPIN_US=0 turns it off */
+	if (spin && *spin) {
+		char *end;
+		unsigned long us = strtoul(spin, &end, 10);
+
+		if (*end || us > 1000000)
+			pl_log("TAPSOCK_SPIN_US=%s: not a number of microseconds up to 1000000, "
+			       "keeping %u", spin, PL_SPIN_US_DEFAULT);
+		else
+			pl_spin_max_ns = (uint32_t)us * 1000u;
+	}
 
 	if (dladdr((void *)env_init, &di) && di.dli_fname && di.dli_fname[0] == '/')
 		snprintf(env_lib, sizeof(env_lib), "%s", di.dli_fname);
