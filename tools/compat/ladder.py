@@ -249,6 +249,13 @@ def _stray_after_close(lad):
     return out
 
 
+def strays(segs):
+    """How many stray segments of a completed close (see the header) a capture holds: the
+    runner runs a case again when such a run differs, since the stray RST may have ended the
+    TIME-WAIT that the rest of the case counts on (RFC 1337's assassination, Linux's default)."""
+    return sum(len(_stray_after_close(ladder(f))) for f in flows(segs))
+
+
 def _fold1(lad, data_len=True):
     """What is compared: the ladder without the timing-dependent pure ACKs, data merged.
     data_len False (bulk cases): how the bytes were cut into segments is not compared."""
