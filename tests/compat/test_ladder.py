@@ -57,6 +57,12 @@ class Fold(unittest.TestCase):
         self.assertEqual(folded(segs), HS_LADDER + ["< F.  seq=1 ack=1", "> F.  seq=1 ack=2",
                                                     "< .   seq=2 ack=2"])
 
+    def test_strays_counted_for_the_runner(self):
+        # the runner runs a case again when a differing run holds such strays
+        race = handshake() + CLOSE + [seg(">", 2, 2, ACK), {**seg("<", 2, 0, RST), "ack": 0}]
+        self.assertEqual(ladder.strays(race), 1)
+        self.assertEqual(ladder.strays(handshake() + CLOSE), 0)
+
     def test_reset_after_a_close_kept_when_nothing_was_repeated(self):
         # a reset answering a first (not repeated) segment is a real difference
         segs = handshake() + CLOSE + [{**seg("<", 2, 0, RST), "ack": 0}]
