@@ -80,6 +80,7 @@ struct ep_item {
 	epoll_data_t data;          /* the program's data */
 	unsigned armed;             /* events armed with pl_sock_arm, 0 none */
 	bool on_rdy, disabled, tok, dead;
+	uint64_t rep_gen;           /* the pass (struct ep.gen) that last reported it */
 	struct ep_item *next;       /* ready list */
 };
 
@@ -92,6 +93,9 @@ struct ep {
 	struct ep_item *rdy_head, *rdy_tail;
 	int waiters;                /* threads sleeping in the kernel on epfd */
 	bool kernel_first;          /* kernel events before the ready list next time */
+	uint64_t gen;               /* one per collecting pass: an item is reported at
+				       most once per pass (as Linux reports an epitem once
+				       per epoll_wait) */
 	int wakefd;                 /* eventfd in epfd (tagged EP_WAKE_FD), -1 until needed */
 	_Atomic uint32_t spin_ns;   /* adaptive spin budget before sleeping (pl.h pl_spin) */
 };
@@ -232,6 +236,7 @@ static bool item_process(struct ep *ep, struct ep_item *it, struct epoll_event *
 		return false;  /* armed, off the list: a token brings it back */
 	out->events = ev;
 	out->data = it->data;
+	it->rep_gen = ep->gen;
 	if (it->events & EPOLLONESHOT) {
 		/* "the associated file descriptor is internally disabled and no other
 		 * events will be reported by the epoll interface" until EPOLL_CTL_MOD */
@@ -596,6 +601,15 @@ static int ep_filter(struct ep *ep, struct epoll_event *evs, int from, int cnt)
 			it->dead = true;  /* the engine's end of the placeholder is gone */
 		if (it->on_rdy)
 			continue;  /* looked at with the ready list, once per call */
+		if (it->rep_gen == ep->gen) {
+			/* Reported in this pass already (a second kernel event with its
+			 * tag: the placeholder of a closed fd whose number it reuses,
+			 * still alive in the kernel). Never twice in one answer: a
+			 * program frees its per-connection state when it closes on the
+			 * first report. Its token is looked at next time. */
+			rdy_push(ep, it);
+			continue;
+		}
 		if (item_process(ep, it, &evs[w]))
 			w++;
 	}
@@ -619,6 +633,14 @@ static int ep_scan(struct ep *ep, struct epoll_event *evs, int n, int max)
 			pl_sock_put(cur);
 		if (stale) {
 			item_drop(ep, it);
+			continue;
+		}
+		if (it->rep_gen == ep->gen) {
+			/* reported in this pass from a kernel event (the kernel went
+			 * first) and queued again as level-triggered: not twice in one
+			 * answer (the program may have freed what its data points to
+			 * when it closed on the first report); next time */
+			rdy_push(ep, it);
 			continue;
 		}
 		if (item_process(ep, it, &evs[n]))
@@ -659,6 +681,7 @@ static unsigned ep_spin_ready(void *arg)
 	struct ep_spin *a = arg;
 
 	pthread_mutex_lock(&a->ep->mu);
+	a->ep->gen++;
 	a->n = ep_scan(a->ep, a->evs, 0, a->max);
 	a->n = ep_fetch(a->ep, a->evs, a->n, a->max);
 	pthread_mutex_unlock(&a->ep->mu);
@@ -710,6 +733,7 @@ static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 		/* Fairness when maxevents is reached: our ready list and the kernel's
 		 * take turns going first, so neither starves the other (Linux rotates
 		 * level-triggered items to the back of one list). */
+		ep->gen++;
 		if (ep->kernel_first) {
 			n = ep_fetch(ep, evs, 0, maxevents);
 			n = ep_scan(ep, evs, n, maxevents);
@@ -760,6 +784,7 @@ static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 			errno = err;
 			break;
 		}
+		ep->gen++;
 		n = ep_filter(ep, evs, 0, r);
 		if (n > 0)
 			break;
