@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -52,7 +53,7 @@ struct ps_sock {
 	struct psock_srv *srv;
 	uint32_t idx, gen;
 	int efd;                /* our end of the placeholder pair */
-	int memfd;
+	int memfd;              /* -1 once handed out when it can be reopened (memfd_of) */
 	ino_t ino;              /* inode of the application's end: how requests find us */
 	struct ps_sock *hnext;  /* inode hash chain */
 	struct tcp_sock *tcp;   /* NULL once closed */
@@ -78,6 +79,7 @@ struct psock_srv {
 	uint32_t nsocks;
 	uint32_t gen;
 	unsigned count;
+	int map_files;          /* /proc/self/map_files reopens a mapping: 1 yes, -1 no, 0 not tried */
 	struct ps_sock *hash[HASH_SIZE];
 	uint8_t msg[IPC_MSG_MAX];
 	uint8_t out[IPC_MSG_MAX];
@@ -88,6 +90,52 @@ static void ps_free(struct ps_sock *ps);
 static int owner_fd(pid_t pid, ino_t ino);
 
 static size_t shm_total(void) { return PSOCK_HDR_SIZE + 2 * (size_t)PSOCK_RING_SIZE; }
+
+/* The fds a socket costs the engine. Keeping each socket's memfd open beside its
+ * placeholder end made two per socket: 10 000 connections of a server under the
+ * preload library took 20 000 fds, the engine hit RLIMIT_NOFILE, and every
+ * accept (of sockets, of control connections) then failed at once and for ever
+ * (the engine spun; the connections stalled). The mapping keeps the memory
+ * alive, and /proc/self/map_files/ opens that same file again when a process
+ * needs it later (PSOCK_ATTACH after exec or SCM_RIGHTS). So the memfd itself
+ * goes out with the reply that creates the socket, and the engine keeps one fd
+ * per socket. Where map_files cannot be opened (it needs CAP_SYS_ADMIN), the
+ * memfd stays open as before. */
+static int map_files_open(const struct ps_sock *ps)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)(uintptr_t)ps->shm,
+		 (unsigned long)((uintptr_t)ps->shm + shm_total()));
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/* A new fd of ps's memory for a reply (closed after sending), or -errno. */
+static int memfd_of(struct ps_sock *ps)
+{
+	struct psock_srv *srv = ps->srv;
+	int fd;
+
+	if (ps->memfd < 0)
+		return (fd = map_files_open(ps)) < 0 ? -errno : fd;
+	if (srv->map_files == 0) {
+		struct stat a, b;
+
+		fd = map_files_open(ps);
+		srv->map_files = fd >= 0 && fstat(fd, &a) == 0 && fstat(ps->memfd, &b) == 0 &&
+				 a.st_ino == b.st_ino && a.st_dev == b.st_dev ? 1 : -1;
+		if (fd >= 0)
+			close(fd);
+		if (srv->map_files < 0)
+			log_info("psock: /proc/self/map_files cannot be opened: two fds per socket");
+	}
+	if (srv->map_files > 0) {
+		fd = ps->memfd;   /* the reply's now; reopened from the mapping if needed */
+		ps->memfd = -1;
+		return fd;
+	}
+	return (fd = dup(ps->memfd)) < 0 ? -errno : fd;
+}
 
 int psock_srv_open(const char *name, struct eng *eng, struct psock_srv **out)
 {
@@ -105,6 +153,15 @@ int psock_srv_open(const char *name, struct eng *eng, struct psock_srv **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->eng = eng;
+	/* Every socket a program holds is an fd here (its placeholder's other end),
+	 * as every kernel socket is a file in the kernel: the soft limit (often
+	 * 1024) would cap the whole host's sockets, so the engine takes the hard
+	 * one, as servers that hold many connections do. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	srv->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (srv->lfd < 0 ||
 	    bind(srv->lfd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) < 0 ||
@@ -324,7 +381,8 @@ static void ps_free(struct ps_sock *ps)
 	}
 	if (ps->linger_fd >= 0)
 		close(ps->linger_fd);   /* never closed by TCP: release the waiter now */
-	close(ps->memfd);
+	if (ps->memfd >= 0)
+		close(ps->memfd);
 	munmap(ps->shm, shm_total());
 	free(ps->pids);
 	free(ps);
@@ -655,8 +713,10 @@ static int do_socket(struct req *r)
 	}
 	publish(ps);
 	r->rfds[0] = appfd;
-	r->rfds[1] = dup(ps->memfd);
+	r->rfds[1] = memfd_of(ps);
 	r->nrfds = 2;
+	if (r->rfds[1] < 0)
+		return r->rfds[1];   /* the placeholder's close is the socket's last close */
 	fill_info(ps, r->out);
 	r->outlen = sizeof(struct psock_info);
 	return 0;
@@ -686,8 +746,10 @@ static int do_accept(struct req *r)
 	nm.info.domain = ps->domain;
 	ps_pump(ps);   /* data or a FIN may be queued already */
 	r->rfds[0] = appfd;
-	r->rfds[1] = dup(ps->memfd);
+	r->rfds[1] = memfd_of(ps);
 	r->nrfds = 2;
+	if (r->rfds[1] < 0)
+		return r->rfds[1];   /* the placeholder's close is the socket's last close */
 	memcpy(r->out, &nm, sizeof(nm));
 	r->outlen = sizeof(nm);
 	return 0;
@@ -706,8 +768,10 @@ static int do_request(struct req *r)
 		return -ENOTSOCK;
 	switch (r->h.type) {
 	case PSOCK_ATTACH:
-		r->rfds[0] = dup(ps->memfd);
+		r->rfds[0] = memfd_of(ps);
 		r->nrfds = 1;
+		if (r->rfds[0] < 0)
+			return r->rfds[0];
 		fill_info(ps, r->out);
 		r->outlen = sizeof(struct psock_info);
 		return 0;
@@ -904,7 +968,8 @@ static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *
 		status = do_request(&r);
 	}
 	log_debug("psock: %s from pid %d: %d", ipc_type_name(r.h.type), (int)c->pid, status);
-	if (send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, r.nrfds) < 0)
+	/* a failed request carries no fds (those made on the way are closed below) */
+	if (send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, status < 0 ? 0 : r.nrfds) < 0)
 		log_debug("psock: reply to pid %d lost", (int)c->pid);
 	for (int i = 0; i < r.nrfds; i++)
 		if (r.rfds[i] >= 0)
