@@ -161,6 +161,8 @@ PL_HIDDEN int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t t
  * it grow, a spin that ran out shrinks it (to 0 after a few), so an idle program
  * or a long wait never spins. Capped by TAPSOCK_SPIN_US (default below; 0: never
  * spin). `budget` is a per-socket (struct pl_sock.spin_ns) or per-thread word. */
+/* Off by default: on 2 CPUs the program shares a CPU with the engine, and its
+ * spinning held the engine off (rr 64 B p50 37-45 us against 31-33 us, docs/bench.md). */
 #define PL_SPIN_US_DEFAULT 0
 PL_HIDDEN extern uint32_t pl_spin_max_ns;   /* 0: spinning off */
 /* Spin until pl_sock_events(s) & want or the budget passes: the events, or 0
