@@ -191,7 +191,7 @@ static struct tcp_sock *child_new(struct tcp_sock *l, uint32_t laddr, uint32_t r
 	tp->sndbuf = l->sndbuf;
 	tp->rcvbuf = l->rcvbuf;
 	ring_set_limit(&tp->snd, tcp_sndbuf_payload(tp->sndbuf));
-	ring_set_limit(&tp->rcv, tp->rcvbuf);
+	ring_set_limit(&tp->rcv, tcp_rcv_limit(tp->rcvbuf));
 	if (l->flags & TF_LINGER) {
 		tp->flags |= TF_LINGER;
 		tp->linger = l->linger;

@@ -66,11 +66,9 @@ int tcp_xmit_raw(struct eng *eng, uint32_t laddr, uint32_t raddr, struct tcp_seg
  * (RFC 9293 3.8.6, MUST-?): the right edge only moves forward. */
 uint16_t tcp_rcv_window(struct tcp_sock *tp)
 {
-	uint32_t space = ring_space(&tp->rcv);
-	uint32_t ofo = tcp_ofo_bytes(&tp->ofo);
+	uint32_t space = tcp_rcv_space(tp);
 	uint32_t cur, wnd, maxw = 65535u << tp->rcv_ws;
 
-	space = space > ofo ? space - ofo : 0;
 	/* receiver SWS avoidance: do not offer a sliver */
 	if (space < tp->rcv_mss && space < tp->rcvbuf / 4)
 		space = 0;
@@ -78,17 +76,13 @@ uint16_t tcp_rcv_window(struct tcp_sock *tp)
 	wnd &= ~((1u << tp->rcv_ws) - 1);
 	cur = seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 	if (wnd < cur) {
-		/* Never shrink: the edge we offered stays where it is. The field
-		 * counts units of 2^ws, so it says up to 2^ws - 1 bytes more; that
-		 * rounding is not recorded as a new edge, or the edge would creep
-		 * forward with every ACK while the buffer fills (Linux hides the
-		 * same creep in its soft receive memory; our buffer is exact). A
-		 * byte in that sliver is outside the window and is sent again. */
+		/* Never shrink: Linux tcp_select_window() keeps the offered edge,
+		 * rounded up to the scale unit ("new_win = ALIGN(cur_win, 1 <<
+		 * rcv_wscale)"). The rounding creeps the edge forward while the
+		 * buffer fills; the ring's headroom takes it (tcp_rcv_limit). */
 		uint32_t a = (1u << tp->rcv_ws) - 1;
 
-		tp->rcv_wnd = cur;
-		tp->rcv_wup = tp->rcv_nxt;
-		return (uint16_t)(((cur + a) & ~a) >> tp->rcv_ws);
+		wnd = (cur + a) & ~a;
 	}
 	tp->rcv_wnd = wnd;
 	tp->rcv_adv = tp->rcv_nxt + wnd;
@@ -173,7 +167,7 @@ int tcp_send_syn(struct tcp_sock *tp, uint64_t now)
 	s.seq = tp->iss;
 	s.flags = TH_SYN | (synack ? TH_ACK : 0);
 	s.ack = synack ? tp->rcv_nxt : 0;
-	s.win = syn_window(ring_space(&tp->rcv), tp->rcv_mss);
+	s.win = syn_window(tcp_rcv_space(tp), tp->rcv_mss);
 	tp->rcv_wnd = s.win;
 	tp->rcv_adv = tp->rcv_nxt + s.win;
 	s.opts = TCPOPT_F_MSS;

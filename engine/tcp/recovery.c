@@ -291,7 +291,7 @@ void tcp_rcv_space_adjust(struct tcp_sock *tp, uint32_t n, uint64_t now)
 		win += grow << 1;
 		if (win > max)
 			win = max;
-		if (win > tp->rcvbuf && ring_set_limit(&tp->rcv, (uint32_t)win) == 0) {
+		if (win > tp->rcvbuf && ring_set_limit(&tp->rcv, tcp_rcv_limit((uint32_t)win)) == 0) {
 			tp->rcvbuf = (uint32_t)win;
 			tp->ofo.limit = tp->rcvbuf / 2;   /* as tcp_sock_alloc sizes it */
 			eng_count(tp->eng, TCP_RCVBUF_GROWS);

@@ -577,13 +577,11 @@ ssize_t tcp_send(struct tcp_sock *tp, const void *buf, size_t len, int flags, ui
 static void window_update(struct tcp_sock *tp, uint64_t now)
 {
 	uint32_t cur = seq_gt(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
-	uint32_t space = ring_space(&tp->rcv);
-	uint32_t ofo = tcp_ofo_bytes(&tp->ofo);
+	uint32_t space = tcp_rcv_space(tp);
 	uint32_t maxw = 65535u << tp->rcv_ws;
 	uint32_t clamp = tp->rcvbuf < maxw ? tp->rcvbuf : maxw;
 	uint32_t nwnd;
 
-	space = space > ofo ? space - ofo : 0;
 	nwnd = space < maxw ? space : maxw;
 	if (tp->shut & SHUT_F_RCV)
 		return;
@@ -867,7 +865,7 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 					b = 2304;
 				/* Linux SOCK_RCVBUF_LOCK: no autotuning after this */
 				tp->flags |= TF_RCVBUF_LOCK;
-				if (ring_set_limit(&tp->rcv, b) == 0)
+				if (ring_set_limit(&tp->rcv, tcp_rcv_limit(b)) == 0)
 					tp->rcvbuf = b;
 			}
 			return 0;

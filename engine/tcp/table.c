@@ -269,7 +269,7 @@ struct tcp_sock *tcp_sock_alloc(struct eng *eng)
 	/* tcp_rmem[1], grown by what the application reads (tcp_rcv_space_adjust) */
 	tp->rcvbuf = p->rmem_default ? p->rmem_default : 131072;
 	ring_init(&tp->snd, tcp_sndbuf_payload(tp->sndbuf));
-	ring_init(&tp->rcv, tp->rcvbuf);
+	ring_init(&tp->rcv, tcp_rcv_limit(tp->rcvbuf));
 	tcp_ofo_init(&tp->ofo, tp->rcvbuf / 2);
 	tcp_rtt_init(&tp->rtt, p->rto_initial, p->rto_min, p->rto_max);
 	tp->cc_ops = tcp_cc_find(p->congestion);

@@ -260,6 +260,27 @@ static inline bool tcp_in_state(const struct tcp_sock *tp, int states)
 {
 	return (tp->c.state & states) != 0;
 }
+
+/* Receive memory, as Linux keeps it: the window is offered from SO_RCVBUF, but
+ * the receive ring may hold a quarter more (plus 64 KiB), the headroom Linux has
+ * between the window it offers and its soft receive memory (tcp_adv_win_scale).
+ * The never-shrink rule rounds the offered window up to the scale unit at every
+ * ACK while the buffer fills; that creep (at most (rcvbuf / mss) * 2^ws bytes,
+ * under a quarter of the buffer for an MSS of 512 or more) lands in the headroom,
+ * so every byte inside an offered window is taken. */
+static inline uint32_t tcp_rcv_limit(uint32_t rcvbuf)
+{
+	uint64_t l = (uint64_t)rcvbuf + rcvbuf / 4 + 65536;
+
+	return l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
+}
+/* Space to offer: SO_RCVBUF less what is queued, in order or not. */
+static inline uint32_t tcp_rcv_space(const struct tcp_sock *tp)
+{
+	uint32_t used = ring_len(&tp->rcv) + tcp_ofo_bytes(&tp->ofo);
+
+	return tp->rcvbuf > used ? tp->rcvbuf - used : 0;
+}
 /* state.c: the one door for state changes (logs, counts, traces). */
 void tcp_set_state(struct eng *eng, struct tcp_conn *c, int state);
 /* Linux tcp_sndbuf_expand(): grow SO_SNDBUF with the congestion window (not when
