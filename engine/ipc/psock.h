@@ -226,15 +226,26 @@ static inline uint32_t psock_tx_room(const struct psock_shm *sh)
 }
 
 /* POLLOUT for a connected socket (Linux sk_stream_is_writeable(): the free
- * space is at least half of what is queued). */
+ * space is at least half of what is queued, a third of the buffer), and the
+ * same third of the send ring, the part of the buffer the application writes
+ * into: when SO_SNDBUF is larger than the ring, TCP's queue has room and the
+ * ring is what fills; a writer woken whenever the engine had moved a few bytes
+ * out of it would wake at almost every drain (Linux wakes a writer only at
+ * sk_stream_write_space, with the same third free). Both sides use this one
+ * test: the engine sends a waiter's token when it turns true (publish), the
+ * application sleeps only while it is false, so no wake-up is lost. */
 static inline int psock_tx_writable(const struct psock_shm *sh)
 {
 	struct psock_shm *m = (struct psock_shm *)sh;
 	uint32_t cap = atomic_load(&m->tx_sndbuf);
 	uint32_t head = atomic_load_explicit(&m->tx.head, memory_order_acquire);
+	uint32_t ring_free = sh->tx_size - (head - atomic_load_explicit(&m->tx.tail, memory_order_acquire));
+	uint32_t ring_need = cap && cap < sh->tx_size ? cap : sh->tx_size;
 	int32_t free_ = (int32_t)(atomic_load(&m->tx_end) - head);
 
 	if (!psock_tx_room(sh))
+		return 0;
+	if (3ull * ring_free < ring_need)
 		return 0;
 	return !cap || (free_ > 0 && 3ull * (uint32_t)free_ >= cap);
 }
