@@ -74,7 +74,8 @@
 	X(TCP_OFO_MEM,         "out-of-order segment over the reassembly limit") \
 	X(TCP_RCVBUF_FULL,     "TCP data beyond the receive buffer")             \
 	X(TCP_BAD_COOKIE,      "TCP ACK with an invalid SYN cookie")             \
-	X(TCP_CLOSED,          "TCP segment for a closed or closing receiver")
+	X(TCP_CLOSED,          "TCP segment for a closed or closing receiver")     \
+	X(TCP_DEFER_ACCEPT,    "bare handshake ACK dropped: TCP_DEFER_ACCEPT waits for data")
 
 enum drop_reason {
 	DROP_NONE = 0,

@@ -445,6 +445,15 @@ static enum drop_reason rcv_req(struct tcp_req *req, const struct ip_info *ip,
 	}
 	if (!(seg->flags & TH_ACK))
 		return DROP_TCP_BAD_FLAGS;
+	/* TCP_DEFER_ACCEPT (Linux tcp_check_req): "While TCP_DEFER_ACCEPT is active,
+	 * drop bare ACK": no data and no FIN, and fewer SYN-ACK retransmissions than
+	 * the defer count. The record stays, marked acked (its timer then holds the
+	 * SYN-ACK back until the last period, syn_ack_recalc); data creates the
+	 * connection with it, and once the count is reached a bare ACK does too. */
+	if (req->retries < l->defer_accept && seg->seq + tcp_seg_seqlen(seg) == rcv_nxt) {
+		req->acked = 1;
+		return DROP_TCP_DEFER_ACCEPT;
+	}
 	/* the handshake completes: Linux keeps the record (and the peer
 	 * retransmits its ACK on our SYN-ACK retransmission) while the accept
 	 * queue is full (tcp_abort_on_overflow = 0) */

@@ -800,6 +800,49 @@ static void set_flag(struct tcp_sock *tp, unsigned f, int on)
 		tp->flags &= ~f;
 }
 
+/* TCP_DEFER_ACCEPT's units, as Linux converts them (net/ipv4/tcp.c
+ * secs_to_retrans / retrans_to_secs, timeout TCP_TIMEOUT_INIT = 1 s doubling up
+ * to TCP_RTO_MAX = 120 s): the seconds become the smallest number of SYN-ACK
+ * retransmissions whose schedule covers them, and back to that schedule's sum
+ * (5 s -> 3 retransmissions -> 1 + 2 + 4 = 7 s). */
+#define DEFER_TIMEOUT_INIT 1
+#define DEFER_RTO_MAX 120
+
+static uint8_t tcp_secs_to_retrans(int seconds)
+{
+	int timeout = DEFER_TIMEOUT_INIT, period;
+	uint8_t res = 0;
+
+	if (seconds > 0) {
+		period = timeout;
+		res = 1;
+		while (seconds > period && res < 255) {
+			res++;
+			timeout <<= 1;
+			if (timeout > DEFER_RTO_MAX)
+				timeout = DEFER_RTO_MAX;
+			period += timeout;
+		}
+	}
+	return res;
+}
+
+static int tcp_retrans_to_secs(uint8_t retrans)
+{
+	int timeout = DEFER_TIMEOUT_INIT, period = 0;
+
+	if (retrans > 0) {
+		period = timeout;
+		while (--retrans) {
+			timeout <<= 1;
+			if (timeout > DEFER_RTO_MAX)
+				timeout = DEFER_RTO_MAX;
+			period += timeout;
+		}
+	}
+	return period;
+}
+
 int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, socklen_t len,
 		   uint64_t now)
 {
@@ -910,6 +953,12 @@ int tcp_setsockopt(struct tcp_sock *tp, int level, int name, const void *val, so
 		if (v < 1 || v > 127)
 			return -EINVAL;
 		tp->syn_retries = (uint8_t)v;
+		return 0;
+	case TCP_DEFER_ACCEPT:
+		/* Linux do_tcp_setsockopt: "Translate value in seconds to number of
+		 * retransmits" (secs_to_retrans with TCP_TIMEOUT_INIT, TCP_RTO_MAX);
+		 * any state, a negative value or 0 turns it off */
+		tp->defer_accept = tcp_secs_to_retrans(v);
 		return 0;
 	case TCP_USER_TIMEOUT:
 		/* RFC 5482 with Linux's semantics: milliseconds, 0 = the system's
@@ -1040,6 +1089,8 @@ int tcp_getsockopt(struct tcp_sock *tp, int level, int name, void *val, socklen_
 	case TCP_SYNCNT:
 		return put_int(val, len, tp->syn_retries ? tp->syn_retries :
 					  (int)tp->eng->cfg.tcp.syn_retries);
+	case TCP_DEFER_ACCEPT:
+		return put_int(val, len, tcp_retrans_to_secs(tp->defer_accept));
 	case TCP_USER_TIMEOUT:
 		return put_int(val, len, (int)tp->user_timeout);
 	case TCP_MAXSEG:

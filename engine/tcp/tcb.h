@@ -226,6 +226,9 @@ struct tcp_sock {
 	struct tcp_sock *parent; /* listener while on its accept queue */
 	struct tcp_sock *lis_next;
 	uint64_t synq_overflow_stamp; /* last SYN cookie sent (Linux tcp_synq_overflow) */
+	/* TCP_DEFER_ACCEPT as Linux keeps it (rskq_defer_accept): a count of SYN-ACK
+	 * retransmissions during which a bare final ACK is dropped, 0 = off */
+	uint8_t defer_accept;
 
 	tcp_event_fn cb;
 	void *cb_arg;

@@ -264,20 +264,34 @@ static void sock_timer(struct tcp_sock *tp, int which, uint64_t now)
 }
 
 /* SYN-ACK retransmission (Linux reqsk_timer_handler): tcp_synack_retries (5)
- * times from 1 s doubling, then the record is dropped (63 s). */
+ * times from 1 s doubling, then the record is dropped (63 s). With
+ * TCP_DEFER_ACCEPT the limit is max(synack_retries, defer count), and a
+ * record whose bare ACK was dropped (acked) is not resent until the last
+ * deferring period, "to give last chance for data or ACK to create
+ * established socket" (Linux syn_ack_recalc); its timer still runs. */
 static void synack_timer(struct eng *eng, struct tcp_req *req, uint64_t now)
 {
 	const struct tcp_params *p = &eng->cfg.tcp;
+	unsigned defer = req->listener->defer_accept;
+	unsigned max = p->synack_retries;
+	bool resend = true;
 	uint64_t rto;
 
-	if (req->retries >= p->synack_retries) {
+	if (defer) {
+		if (defer > max)
+			max = defer;
+		resend = !req->acked || req->retries + 1u >= defer;
+	}
+	if (req->retries >= max) {
 		tcp_set_state(eng, &req->c, TCPS_CLOSED);
 		tcp_req_free(eng, req);
 		return;
 	}
 	req->retries++;
-	eng_count(eng, TCP_RETRANS_SEGS);
-	tcp_send_synack_req(eng, req, now);
+	if (resend) {
+		eng_count(eng, TCP_RETRANS_SEGS);
+		tcp_send_synack_req(eng, req, now);
+	}
 	rto = p->rto_initial << req->retries;
 	if (rto > p->rto_max)
 		rto = p->rto_max;
