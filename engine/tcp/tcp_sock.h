@@ -88,7 +88,10 @@ int tcp_close_linger(struct tcp_sock *s, void (*done)(void *arg), void *arg, uin
  * SO_REUSEPORT, SO_ERROR (get, clears it), SO_TYPE, SO_ACCEPTCONN.
  * IPPROTO_TCP: TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
  * TCP_MAXSEG, TCP_LINGER2, TCP_QUICKACK, TCP_SYNCNT, TCP_USER_TIMEOUT (RFC 5482,
- * Linux's semantics), TCP_INFO (struct tcp_info of
+ * Linux's semantics), TCP_DEFER_ACCEPT (Linux's: the seconds are kept as a count
+ * of SYN-ACK retransmissions and read back as that schedule's length, 5 -> 7; on
+ * a listener a bare final ACK is dropped, the request kept, until data arrives
+ * or that many retransmissions ran; not inherited by accepted sockets), TCP_INFO (struct tcp_info of
  * <netinet/tcp.h>, the fields we keep). -ENOPROTOOPT otherwise, -EINVAL bad len. */
 int tcp_setsockopt(struct tcp_sock *s, int level, int name, const void *val,
 		   socklen_t len, uint64_t now);
