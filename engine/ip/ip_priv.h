@@ -49,8 +49,6 @@ void ip__reasm_free(struct ip_reasm *r);
 enum drop_reason ip__reasm_input(struct eng *eng, const uint8_t *pkt, const struct ip_hdr *h,
 				 uint64_t now);
 uint64_t ip__reasm_poll(struct eng *eng, uint64_t now);
-/* Memory limit in bytes (Linux ipfrag_high_thresh, 4 MB by default). */
-void ip__reasm_set_limit(struct ip_reasm *r, size_t bytes);
 size_t ip__reasm_mem(const struct ip_reasm *r);
 
 static inline bool ip__is_multicast(uint32_t be) { return (ntohl(be) & 0xf0000000u) == 0xe0000000u; }

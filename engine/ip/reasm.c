@@ -65,7 +65,6 @@ struct ip_reasm *ip__reasm_new(void)
 	return r;
 }
 
-void ip__reasm_set_limit(struct ip_reasm *r, size_t bytes) { r->limit = bytes; }
 size_t ip__reasm_mem(const struct ip_reasm *r) { return r->mem; }
 
 static unsigned fq_hash(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto)

@@ -165,7 +165,6 @@ struct link *pcap_link_new(struct link *inner)
 	return &c->link;
 }
 
-struct link *pcap_link_inner(struct link *l) { return pl(l)->inner; }
 struct pcap_writer *pcap_link_writer(struct link *l) { return pl(l)->w; }
 
 struct pcap_writer *pcap_link_set_writer(struct link *l, struct pcap_writer *w)

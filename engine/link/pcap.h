@@ -34,7 +34,6 @@ int pcap_close(struct pcap_writer *w);
 /* Wrap inner: same mtu/features/name; tx records the frame, then queues it on inner.
  * destroy destroys inner and closes any writer. */
 struct link *pcap_link_new(struct link *inner);
-struct link *pcap_link_inner(struct link *l);
 /* Install w (or NULL to stop recording); returns the previous writer (not closed). */
 struct pcap_writer *pcap_link_set_writer(struct link *l, struct pcap_writer *w);
 struct pcap_writer *pcap_link_writer(struct link *l);

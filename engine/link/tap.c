@@ -38,7 +38,6 @@ struct tap {
 	/* free slots on a stack; queued (not yet submitted) in order */
 	uint32_t free_stack[TAP_TX_SLOTS], nfree;
 	uint32_t queued[TAP_TX_SLOTS], nqueued;
-	unsigned inflight;
 	uint64_t sync_writes;       /* frames written directly: the pool was full */
 };
 
@@ -171,7 +170,6 @@ static int tap_flush(struct link *l)
 		io_uring_prep_write(sqe, t->fd, t->pool + (size_t)s * t->slot_size,
 				    t->slot_len[s], 0);
 		io_uring_sqe_set_data64(sqe, t->tag | s);
-		t->inflight++;
 	}
 	/* slots that found no SQE stay queued for the next flush */
 	n = (int)i;
@@ -188,7 +186,6 @@ int tap_tx_complete(struct link *l, uint32_t slot, int res)
 
 	if (slot >= TAP_TX_SLOTS)
 		return -EINVAL;
-	t->inflight--;
 	t->free_stack[t->nfree++] = slot;
 	if (res < 0)
 		return res;
@@ -198,7 +195,6 @@ int tap_tx_complete(struct link *l, uint32_t slot, int res)
 }
 
 uint64_t tap_sync_writes(const struct link *l) { return ((const struct tap *)l)->sync_writes; }
-unsigned tap_tx_inflight(const struct link *l) { return ((const struct tap *)l)->inflight; }
 int tap_fd(const struct link *l) { return ((const struct tap *)l)->fd; }
 unsigned tap_offloads(const struct link *l) { return ((const struct tap *)l)->offloads; }
 

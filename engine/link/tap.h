@@ -42,8 +42,6 @@ void tap_attach_ring(struct link *l, struct io_uring *ring, uint64_t tag);
 /* A write completed (res as in the CQE). Returns 0, or -errno when it failed
  * (the caller counts LINK_TX_ERRORS). */
 int tap_tx_complete(struct link *l, uint32_t slot, int res);
-/* Writes submitted and not yet completed. */
-unsigned tap_tx_inflight(const struct link *l);
 /* Frames written with a plain writev() because every pool slot was busy. */
 uint64_t tap_sync_writes(const struct link *l);
 

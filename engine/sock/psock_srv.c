@@ -178,7 +178,6 @@ int psock_srv_open(const char *name, struct eng *eng, struct psock_srv **out)
 
 void psock_srv_set_watch(struct psock_srv *srv, const struct psock_srv_watch *w) { srv->w = *w; }
 int psock_srv_listen_fd(const struct psock_srv *srv) { return srv->lfd; }
-unsigned psock_srv_count(const struct psock_srv *srv) { return srv->count; }
 
 static void watch(struct psock_srv *srv, int fd, uint64_t key)
 {

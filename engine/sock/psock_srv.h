@@ -42,7 +42,5 @@ void psock_srv_close(struct psock_srv *srv);
  * first request, a receiver of SCM_RIGHTS at its attach); those that exited or no
  * longer hold the placeholder (/proc/PID/fd) are dropped. Returns the length. */
 size_t psock_srv_format_ss(void *srv, char *buf, size_t cap);
-/* Sockets served now (for tests and info). */
-unsigned psock_srv_count(const struct psock_srv *srv);
 
 #endif

@@ -254,7 +254,6 @@ void tcp_sock_set_cb(struct tcp_sock *tp, tcp_event_fn fn, void *arg)
 	tp->cb_arg = arg;
 }
 
-void *tcp_sock_cb_arg(const struct tcp_sock *tp) { return tp->cb_arg; }
 
 struct pick_ctx {
 	struct tcp_sock *tp;

@@ -32,7 +32,6 @@ typedef void (*tcp_event_fn)(struct tcp_sock *s, unsigned events, void *arg);
 /* A new socket in CLOSED state, or NULL when out of memory. */
 struct tcp_sock *tcp_sock_new(struct eng *eng);
 void tcp_sock_set_cb(struct tcp_sock *s, tcp_event_fn fn, void *arg);
-void *tcp_sock_cb_arg(const struct tcp_sock *s);
 
 /* addr 0 = INADDR_ANY, port 0 = an ephemeral port (RFC 6056, 32768-60999).
  * -EINVAL already bound, -EADDRINUSE (SO_REUSEADDR relaxes it as on Linux),
