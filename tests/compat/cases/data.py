@@ -347,10 +347,7 @@ class send_buffer_full(Case):
 class nodelay_small_writes(Case):
     """TCP_NODELAY: three small writes each go out at once, no waiting for ACKs."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()

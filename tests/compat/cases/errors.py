@@ -51,10 +51,7 @@ class epipe_nosignal(Case):
 class epipe_after_shut_wr(Case):
     """send() after the app's own shutdown(SHUT_WR): EPIPE and SIGPIPE."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         catch_sigpipe()

@@ -50,10 +50,7 @@ class listening_socket(Case):
 class connected_socket(Case):
     """A connected socket: local address chosen by the stack, the peer's address."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()

@@ -283,10 +283,7 @@ class poll_blocks_until_data(Case):
 class poll_timeout(Case):
     """poll() with nothing to report returns empty after its timeout."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()

@@ -22,10 +22,7 @@ class accept_not_listening(Case):
 class accept_on_connected(Case):
     """accept() on a connected socket: EINVAL."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()
@@ -36,10 +33,7 @@ class accept_on_connected(Case):
 class listen_on_connected(Case):
     """listen() on a connected socket: EINVAL."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()
@@ -81,10 +75,7 @@ class connect_on_listening(Case):
 class connect_connected(Case):
     """connect() again on a connected socket: EISCONN."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()
@@ -106,10 +97,7 @@ class bind_twice(Case):
 class bind_after_connect(Case):
     """bind() on a connected socket: EINVAL."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()
@@ -172,10 +160,7 @@ class shutdown_unconnected(Case):
 class shutdown_bad_how(Case):
     """shutdown() with an invalid how: EINVAL."""
     def peer(self):
-        l = listener(PEER)
-        ready()
-        c = l.accept()
-        c.recv_all()
+        accept_and_drain()
 
     def app(self):
         s = client()

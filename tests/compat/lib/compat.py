@@ -483,6 +483,15 @@ def listener(host, port=PORT, name="l", backlog=16):
     return s
 
 
+def accept_and_drain():
+    """The peer most cases need: listen, say ready, accept one connection and read it
+    to the end."""
+    l = listener(PEER)
+    ready()
+    c = l.accept()
+    c.recv_all()
+
+
 def client(name="s", port=PORT):
     """The app's usual start: a socket connected to the peer."""
     s = Sock(name)
