@@ -7,33 +7,8 @@ tcp_engine_up --services echo --svc-keepalive "$IDLE,$INTVL,$CNT"
 command -v nft >/dev/null || tcp_log "no nft (nftables): the kernel side of the TAP goes down instead"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-mkfifo "$WORK/go"
-client=
-on_exit '[ -n "$client" ] && kill "$client"'
-in_ns timeout 60 "$PY" - "$EADDR" "$WORK/port" "$WORK/go" <<'PY' &
-import os, socket, sys
-s = socket.create_connection((sys.argv[1], 7), timeout=5)
-s.sendall(b"ping\n")
-got = b""
-while len(got) < 5:
-    d = s.recv(100)
-    if not d:
-        break
-    got += d
-assert got == b"ping\n", got
-with open(sys.argv[2] + ".tmp", "w") as f:
-    f.write("%d\n" % s.getsockname()[1])
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-open(sys.argv[3]).read()
-s.close()
-PY
-client=$!
-check "a kernel client talks to echo"
-for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-[ -s "$WORK/port" ] || cfail "the echo client did not get its echo"
+tcp_held_echo_client
 t0=$(now_ms)
-cport=$(cat "$WORK/port")
-pass "client port $cport"
 probes0=$(tcp_stat tcp_keepalive_probes) || exit 1
 
 # is the connection to the client in `tapsock ss`? (state in $1 or any)

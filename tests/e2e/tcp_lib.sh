@@ -73,3 +73,36 @@ tcp_py() {
 
 # value of one counter of `tapsock stats -a`; v=$(tcp_stat NAME) || exit 1
 tcp_stat() { stat_get "$1"; }
+
+# A kernel client on the engine's echo service that proves the connection works
+# ("ping" echoed), then holds it open until the test writes to $WORK/go (at most
+# 60 s). Sets client (its pid, killed on exit) and cport (its port); the check
+# "a kernel client talks to echo" fails when no echo came back.
+tcp_held_echo_client() {
+	mkfifo "$WORK/go"
+	client=
+	on_exit '[ -n "$client" ] && kill "$client"'
+	in_ns timeout 60 "$PY" - "$EADDR" "$WORK/port" "$WORK/go" <<'PY' &
+import os, socket, sys
+s = socket.create_connection((sys.argv[1], 7), timeout=5)
+s.sendall(b"ping\n")
+got = b""
+while len(got) < 5:
+    d = s.recv(100)
+    if not d:
+        break
+    got += d
+assert got == b"ping\n", got
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+open(sys.argv[3]).read()   # until the test is done with it
+s.close()
+PY
+	client=$!
+	check "a kernel client talks to echo"
+	for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+	[ -s "$WORK/port" ] || cfail "the echo client did not get its echo"
+	cport=$(cat "$WORK/port")
+	pass "client port $cport"
+}

@@ -3,34 +3,8 @@
 . "$(dirname "$0")/tcp_lib.sh"
 tcp_e2e_init 46 tcp_ss
 tcp_engine_up --services echo,discard,chargen
-# a client that connects, proves the connection works, writes its port, then
-# waits until the test has looked
-mkfifo "$WORK/go"
-client=
-on_exit '[ -n "$client" ] && kill "$client"'
-in_ns timeout 60 "$PY" - "$EADDR" "$WORK/port" "$WORK/go" <<'PY' &
-import os, socket, sys
-s = socket.create_connection((sys.argv[1], 7), timeout=5)
-s.sendall(b"ping\n")
-got = b""
-while len(got) < 5:
-    d = s.recv(100)
-    if not d:
-        break
-    got += d
-assert got == b"ping\n", got
-with open(sys.argv[2] + ".tmp", "w") as f:
-    f.write("%d\n" % s.getsockname()[1])
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-open(sys.argv[3]).read()   # until the test is done looking
-s.close()
-PY
-client=$!
-check "a kernel client talks to echo"
-for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-[ -s "$WORK/port" ] || cfail "the echo client did not get its echo"
-cport=$(cat "$WORK/port")
-pass "client port $cport"
+# a client holds an echo connection open until the test has looked
+tcp_held_echo_client
 tcp_tapsock ss > "$WORK/ss" 2>&1 || { cat "$WORK/ss"; fail "tapsock ss failed"; }
 echo "--- tapsock ss"; cat "$WORK/ss"
 echo go > "$WORK/go"
