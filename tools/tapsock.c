@@ -331,29 +331,21 @@ static int run_wait(char *const argv[])
 /* `ip netns add` does what users know (the bind mount under /run/netns, and the
  * mount propagation that makes it visible to everyone): use it rather than
  * re-implement it. */
-static int netns_add(const char *ns)
+static int ip_netns(const char *verb, const char *what, const char *ns)
 {
-	char *argv[] = { "ip", "netns", "add", (char *)ns, NULL };
+	char *argv[] = { "ip", "netns", (char *)verb, (char *)ns, NULL };
 	int r = run_wait(argv);
 
 	if (r != 0) {
-		err_msg("could not create network namespace '%s' (ip netns add exited %d)", ns, r);
+		err_msg("could not %s network namespace '%s' (ip netns %s exited %d)", what, ns,
+			verb, r);
 		return -EIO;
 	}
 	return 0;
 }
 
-static int netns_del(const char *ns)
-{
-	char *argv[] = { "ip", "netns", "delete", (char *)ns, NULL };
-	int r = run_wait(argv);
-
-	if (r != 0) {
-		err_msg("could not delete network namespace '%s' (ip netns delete exited %d)", ns, r);
-		return -EIO;
-	}
-	return 0;
-}
+static int netns_add(const char *ns) { return ip_netns("add", "create", ns); }
+static int netns_del(const char *ns) { return ip_netns("delete", "delete", ns); }
 
 /* Bring an interface up in the current namespace (lo of a new namespace is down). */
 static int link_up(const char *ifname)
