@@ -162,3 +162,37 @@ Test(pl_fdtable, a_sleeper_whose_token_another_thread_drained_does_not_sleep)
 	close(sv[1]);
 	pl_sock_put(s);
 }
+
+/* POLLOUT for a writer, on both sides (psock_tx_writable): as Linux's
+ * sk_stream_is_writeable, a third of the send buffer must be free — and, when
+ * SO_SNDBUF is larger than the send ring, a third of the ring, or a writer is woken
+ * at almost every drain of the ring by the engine. */
+Test(psock, tx_writable_needs_a_third_free)
+{
+	struct psock_shm *sh = calloc(1, sizeof(*sh));
+	const uint32_t ring = 256 * 1024, sndbuf = 4u << 20;
+
+	cr_assert_not_null(sh);
+	sh->tx_size = ring;
+	atomic_store(&sh->tx_sndbuf, sndbuf);
+	/* TCP's queue is nearly empty: the send buffer allows far more than the ring */
+	atomic_store(&sh->tx.tail, 0);
+	atomic_store(&sh->tx.head, ring);            /* the ring is full */
+	atomic_store(&sh->tx_end, 3u << 20);
+	cr_assert_not(psock_tx_writable(sh), "a full ring is not writable");
+	atomic_store(&sh->tx.tail, 4096);            /* the engine moved 4 KiB out */
+	cr_assert_not(psock_tx_writable(sh), "4 KiB free of 256 is not enough");
+	atomic_store(&sh->tx.tail, ring / 3 + 1);    /* a third of the ring free */
+	cr_assert(psock_tx_writable(sh));
+	/* the send buffer itself is the limit: a third of SO_SNDBUF must be free */
+	atomic_store(&sh->tx.tail, ring);            /* ring empty */
+	atomic_store(&sh->tx_end, ring + sndbuf / 4);
+	cr_assert_not(psock_tx_writable(sh), "a quarter of SO_SNDBUF free is not enough");
+	atomic_store(&sh->tx_end, ring + sndbuf / 3 + 1);
+	cr_assert(psock_tx_writable(sh));
+	/* no send buffer published: the ring alone */
+	atomic_store(&sh->tx_sndbuf, 0);
+	atomic_store(&sh->tx.head, ring + ring);     /* full again */
+	cr_assert_not(psock_tx_writable(sh));
+	free(sh);
+}
