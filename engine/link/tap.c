@@ -25,6 +25,12 @@
 _Static_assert(sizeof(struct virtio_net_hdr) == TAP_VNET_HDR_LEN, "vnet hdr size");
 
 #define TAP_TX_SLOTS 256u
+/* The TAP's queue towards the engine is the engine's receive ring: tun_net_xmit
+ * drops what does not fit. The default (txqueuelen 1000) overflowed when 10 000
+ * connections each sent one request at once (the engine answers each in ~13 us,
+ * the peers wrote faster): 4 of 10 requests were dropped and waited for the peer's
+ * RTO. Frames are only queued while the engine is behind; TCP windows bound bulk. */
+#define TAP_TXQLEN 16384
 
 struct tap {
 	struct link link;
@@ -256,6 +262,10 @@ static int configure_kernel_side(const struct tap_config *cfg, const char *ifnam
 	memcpy(ifr.ifr_name, ifname, strnlen(ifname, IFNAMSIZ - 1));
 	ifr.ifr_mtu = (int)cfg->mtu;
 	r = if_ioctl(s, SIOCSIFMTU, &ifr, "SIOCSIFMTU", err, errlen);
+	if (!r) {
+		ifr.ifr_qlen = TAP_TXQLEN;
+		r = if_ioctl(s, SIOCSIFTXQLEN, &ifr, "SIOCSIFTXQLEN", err, errlen);
+	}
 	if (!r && cfg->peer_addr) {
 		set_sin(&ifr.ifr_addr, cfg->peer_addr);
 		r = if_ioctl(s, SIOCSIFADDR, &ifr, "SIOCSIFADDR", err, errlen);
