@@ -34,6 +34,11 @@ static const struct {
 /* Echo holds at most this much received-but-not-yet-sent data per connection: it
  * reads again only when the previous read has been handed to tcp_send(). */
 #define SVC_BUF 16384u
+/* Discard reads and chargen writes in chunks of one TSO frame: each tcp_send()
+ * runs tcp_output(), so a 16 KiB chunk left the engine as a 16 KiB frame (a
+ * quarter of what one TAP write can carry) and cost four TAP writes per 64 KiB;
+ * with 64 KiB chunks the frames average 55 KB instead of 16 KB. */
+#define SVC_CHUNK 65536u
 #define SVC_BACKLOG 128
 
 struct sock_services;
@@ -62,10 +67,10 @@ struct sock_services {
 	struct svc_listener lis[SVC__MAX];
 	struct svc_conn head;            /* list sentinel */
 	unsigned nconns;
-	uint8_t scratch[SVC_BUF];        /* discard and chargen read into it */
-	/* the chargen cycle followed by SVC_BUF more bytes of it, so that any chunk of
-	 * up to SVC_BUF bytes starting anywhere in the cycle is contiguous */
-	char chargen[SOCK_SVC_CHARGEN_CYCLE + SVC_BUF];
+	uint8_t scratch[SVC_CHUNK];      /* discard and chargen read into it */
+	/* the chargen cycle followed by SVC_CHUNK more bytes of it, so that any chunk
+	 * of up to SVC_CHUNK bytes starting anywhere in the cycle is contiguous */
+	char chargen[SOCK_SVC_CHARGEN_CYCLE + SVC_CHUNK];
 };
 
 char sock_svc_chargen_byte(uint64_t i)
@@ -147,7 +152,7 @@ static int drain(struct svc_conn *c)
 	ssize_t n;
 
 	for (;;) {
-		n = tcp_recv(c->s, c->svcs->scratch, SVC_BUF, 0, svc_now(c->svcs));
+		n = tcp_recv(c->s, c->svcs->scratch, SVC_CHUNK, 0, svc_now(c->svcs));
 		if (n == -EAGAIN)
 			return 0;
 		if (n <= 0)
@@ -179,7 +184,7 @@ static void chargen_step(struct svc_conn *c)
 	for (;;) {
 		size_t at = (size_t)(c->pos % SOCK_SVC_CHARGEN_CYCLE);
 
-		n = tcp_send(c->s, svcs->chargen + at, SVC_BUF, MSG_NOSIGNAL, now);
+		n = tcp_send(c->s, svcs->chargen + at, SVC_CHUNK, MSG_NOSIGNAL, now);
 		if (n == -EAGAIN || n == 0)
 			return;                 /* as fast as the window allows: on POLLOUT */
 		if (n < 0)
