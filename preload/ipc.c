@@ -122,12 +122,14 @@ void pl__rep_close_fds(struct pl_reply *rep)
 	rep->nfds = 0;
 }
 
+/* rep NULL: post the request (PSOCK_F_NOREPLY) and return once it is sent */
 static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size_t len,
 		       struct pl_reply *rep)
 {
 	uint8_t msg[IPC_MSG_MAX];
 	union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } u;
-	struct ipc_hdr h = { .type = type, .seq = ++ctl_seq, .len = (uint32_t)len };
+	struct ipc_hdr h = { .type = type, .flags = rep ? 0 : PSOCK_F_NOREPLY, .seq = ++ctl_seq,
+			     .len = (uint32_t)len };
 	struct iovec iov;
 	struct msghdr mh;
 	int c = ctl_get(), n;
@@ -159,6 +161,8 @@ static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size
 		;
 	if (n < 0)
 		goto dead;
+	if (!rep)
+		return 0;
 	for (;;) {
 		struct ipc_hdr rh;
 		const uint8_t *p;
@@ -220,6 +224,16 @@ int pl__call2(uint16_t type, int fd, int fd2, const void *payload, size_t len, s
 	rep->status = 0;
 	pthread_mutex_lock(&ctl_mu);
 	r = call_locked(type, fd, fd2, payload, len, rep);
+	pthread_mutex_unlock(&ctl_mu);
+	return r;
+}
+
+int pl__post(uint16_t type, int fd, const void *payload, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&ctl_mu);
+	r = call_locked(type, fd, -1, payload, len, NULL);
 	pthread_mutex_unlock(&ctl_mu);
 	return r;
 }

@@ -29,6 +29,9 @@ struct pl_reply {
 /* One request about placeholder fd (-1: none). 0 and *rep (status inside), or -errno
  * when the engine cannot be reached (-ENETDOWN: none runs, -ECONNRESET: it died). */
 PL_HIDDEN int pl__call(uint16_t type, int fd, const void *payload, size_t len, struct pl_reply *rep);
+/* Send a request about fd without waiting for the outcome (psock.h PSOCK_F_NOREPLY):
+ * only for requests that cannot fail. 0, or -errno as pl__call. */
+PL_HIDDEN int pl__post(uint16_t type, int fd, const void *payload, size_t len);
 /* The same with a second fd attached (PSOCK_LINGER). */
 PL_HIDDEN int pl__call2(uint16_t type, int fd, int fd2, const void *payload, size_t len,
 			struct pl_reply *rep);

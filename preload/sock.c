@@ -351,7 +351,18 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 				r = -ECONNABORTED;   /* woken: only the engine's death does */
 			break;
 		}
-		r = pl__call(PSOCK_ACCEPT, fd, NULL, 0, &rep);
+		rep.nfds = 0;
+		if (!atomic_load(&s->dead) && (atomic_load(&s->shm->state) & PSOCK_ST_LISTEN) &&
+		    !(atomic_load(&s->shm->ev) & POLLIN)) {
+			/* The engine publishes the accept queue (POLLIN of a listener)
+			 * in the same turn as it changes: empty says EAGAIN without a
+			 * round trip (an event loop's accept loop ends with one every
+			 * time). A dead engine goes the long way, for its error. */
+			r = 0;
+			rep.status = -EAGAIN;
+		} else {
+			r = pl__call(PSOCK_ACCEPT, fd, NULL, 0, &rep);
+		}
 		if (r == -ENETDOWN || r == -ECONNRESET) {
 			/* the engine is gone (DESIGN decision 8): this accept fails with
 			 * ECONNABORTED, later ones with EINVAL; poll/epoll stop
@@ -1012,6 +1023,21 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 			memcpy(&v, val, sizeof(v));
 			atomic_store(&s->shm->v6only, v != 0);
 		}
+	} else if (val && len >= (socklen_t)sizeof(int) && len <= 64 &&
+		   ((level == IPPROTO_TCP && name == TCP_NODELAY) ||
+		    (level == SOL_SOCKET && (name == SO_KEEPALIVE || name == SO_REUSEADDR ||
+					     name == SO_REUSEPORT)))) {
+		/* boolean options that cannot fail (Linux: any int for a TCP socket):
+		 * posted, no round trip (psock.h PSOCK_F_NOREPLY); a server that sets
+		 * TCP_NODELAY on every accepted connection waited for the engine */
+		uint8_t buf[sizeof(struct psock_opt) + 64];
+		struct psock_opt o = { level, name, (uint32_t)len };
+
+		memcpy(buf, &o, sizeof(o));
+		memcpy(buf + sizeof(o), val, len);
+		r = pl__post(PSOCK_SETSOCKOPT, fd, buf, sizeof(o) + len);
+		if (r < 0)
+			r = r == -ENETDOWN ? -ENETDOWN : -ECONNRESET;
 	} else {
 		r = opt_req(PSOCK_SETSOCKOPT, fd, level, name, val, len, &rep);
 		if (r == -ENOPROTOOPT)

@@ -19,7 +19,12 @@
  * it holds (capability), and SO_PEERCRED / SCM_CREDENTIALS name the caller.
  * Framing is ipc.h's (struct ipc_hdr, types 64 and up). Replies may carry fds:
  * PSOCK_SOCKET and PSOCK_ACCEPT reply with [placeholder, memfd], PSOCK_ATTACH with
- * [memfd].
+ * [memfd]. A request flagged PSOCK_F_NOREPLY gets no reply at all: the library
+ * posts it without waiting, for a request whose outcome it knows in advance (a
+ * boolean option that cannot fail: TCP_NODELAY, SO_KEEPALIVE, SO_REUSEADDR,
+ * SO_REUSEPORT with an int value). Requests of one connection are served in
+ * order, so a later request on that connection sees the option set; a round trip
+ * (two process switches) saved per such setsockopt().
  *
  * Data path (DESIGN decision 5): per socket a memfd holds struct psock_shm
  * followed by a receive ring (engine produces, application consumes) and a send
@@ -170,6 +175,9 @@ enum psock_type {
 				   there, at most the linger time. -EBUSY: other processes
 				   still hold the socket, this close does not linger. */
 };
+
+/* ipc_hdr.flags of a request (ipc.h's IPC_F_* are reply flags): no reply wanted. */
+#define PSOCK_F_NOREPLY 0x100u
 
 struct psock_socket_req {
 	int32_t domain, type, protocol;  /* type without SOCK_NONBLOCK/CLOEXEC */

@@ -967,8 +967,10 @@ static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *
 		status = do_request(&r);
 	}
 	log_debug("psock: %s from pid %d: %d", ipc_type_name(r.h.type), (int)c->pid, status);
-	/* a failed request carries no fds (those made on the way are closed below) */
-	if (send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, status < 0 ? 0 : r.nrfds) < 0)
+	/* a failed request carries no fds (those made on the way are closed below);
+	 * a posted one (psock.h PSOCK_F_NOREPLY) gets no reply */
+	if (!(r.h.flags & PSOCK_F_NOREPLY) &&
+	    send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, status < 0 ? 0 : r.nrfds) < 0)
 		log_debug("psock: reply to pid %d lost", (int)c->pid);
 	for (int i = 0; i < r.nrfds; i++)
 		if (r.rfds[i] >= 0)

@@ -216,6 +216,36 @@ int main(int argc, char **argv)
 	CHECK("loopback_accept", c >= 0 && n == 8 && !memcmp(buf, "loopback", 8) &&
 	      WIFEXITED(status) && WEXITSTATUS(status) == 0, "c=%d n=%zd status %d", c, n, status);
 	close(c);
+
+	/* a non-blocking accept on an empty queue is EAGAIN (answered from the
+	 * listener's published state), and a connection that arrives is accepted;
+	 * posted options (psock.h PSOCK_F_NOREPLY) read back at once, in order */
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+	r = accept(lfd, NULL, NULL);
+	CHECK("accept_empty_eagain", r == -1 && errno == EAGAIN, "r=%d", r);
+	int cl = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	r = connect(cl, (struct sockaddr *)&lo, sizeof(lo));
+	struct pollfd lp = { .fd = lfd, .events = POLLIN };
+	c = poll(&lp, 1, 2000) == 1 ? accept(lfd, NULL, NULL) : -1;
+	CHECK("accept_after_eagain", c >= 0, "c=%d", c);
+	int on = 1, off = 0, got[4] = { -1, -1, -1, -1 };
+	socklen_t gl = sizeof(int);
+	r = setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) |
+	    setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) |
+	    setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
+	getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &got[0], &gl);
+	getsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &got[1], &gl);
+	getsockopt(c, SOL_SOCKET, SO_REUSEADDR, &got[2], &gl);
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+	getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &got[3], &gl);
+	CHECK("posted_options_in_order", r == 0 && got[0] == 1 && got[1] == 1 && got[2] == 0 && got[3] == 0,
+	      "r=%d nodelay %d keepalive %d reuseaddr %d nodelay off %d", r, got[0], got[1], got[2], got[3]);
+	CHECK("posted_option_short_einval", setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, 2) == -1 &&
+	      errno == EINVAL, "short value accepted");
+	r = accept(lfd, NULL, NULL);
+	CHECK("accept_drained_eagain", r == -1 && errno == EAGAIN, "r=%d", r);
+	close(cl);
+	close(c);
 	close(lfd);
 
 	/* exec: the socket survives exec (no CLOEXEC) and is found again */
