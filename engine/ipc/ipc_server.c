@@ -17,7 +17,8 @@
  * that the server also links without the TCP core and answers -ENOSYS then. */
 #pragma weak tcp_format_ss
 
-#define REPLY_MAX (1u << 20)
+/* tapsock ss at 10 000 sockets is about 1.6 MB */
+#define REPLY_MAX (4u << 20)
 
 struct ipc_client {
 	int fd;               /* -1: free slot */
@@ -118,6 +119,11 @@ int ipc_server_add_client(struct ipc_server *srv, int fd)
 		return err;
 	}
 	c->fd = fd;
+	/* a whole reply fits in the socket (the loop never waits for a reader and drops
+	 * a client whose socket is full); root may go above wmem_max */
+	int sz = (int)REPLY_MAX;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	log_debug("control: client pid %d uid %d", (int)c->cred.pid, (int)c->cred.uid);
 	return slot;
 }

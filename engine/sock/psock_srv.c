@@ -1113,8 +1113,171 @@ static void owner_comm(pid_t pid, char *out, size_t cap)
 			*c = *c == '\n' ? '\0' : '?';
 }
 
+struct ss_key {
+	char l[32], r[32];
+	struct ps_sock *ps;
+	bool used;
+};
+
+/* What tapsock ss needs of one owning process, read once per call however many
+ * sockets it holds: reading /proc/PID/fd again for every socket made ss quadratic
+ * (10 000 sockets of one server took seconds). */
+struct ss_fd {
+	unsigned long ino;
+	int fd;
+};
+
+enum { SS_PROC_GONE, SS_PROC_FDS, SS_PROC_NOLOOK };
+
+struct ss_proc {
+	pid_t pid;
+	int state;             /* SS_PROC_*: exited, fds read, alive but /proc unreadable */
+	char comm[32];
+	struct ss_fd *fds;     /* its sockets, sorted by inode then fd */
+	size_t nfds;
+};
+
+static int ss_pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int ss_fd_cmp(const void *a, const void *b)
+{
+	const struct ss_fd *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return (x->ino > y->ino) - (x->ino < y->ino);
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* The process's name and the socket inodes it holds, from one pass over /proc/PID/fd. */
+static void ss_proc_load(struct ss_proc *pr)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+
+	pr->state = SS_PROC_GONE;
+	if (kill(pr->pid, 0) < 0 && errno == ESRCH)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pr->pid);
+	if (!(d = opendir(path))) {
+		/* ENOENT: gone meanwhile; else we cannot look and show it without an fd */
+		if (errno != ENOENT) {
+			pr->state = SS_PROC_NOLOOK;
+			owner_comm(pr->pid, pr->comm, sizeof(pr->comm));
+		}
+		return;
+	}
+	pr->state = SS_PROC_FDS;
+	while ((de = readdir(d))) {
+		unsigned long ino;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (pr->nfds == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			struct ss_fd *nf = realloc(pr->fds, nc * sizeof(*nf));
+
+			if (!nf)
+				break;
+			pr->fds = nf;
+			cap = nc;
+		}
+		pr->fds[pr->nfds++] = (struct ss_fd){ ino, atoi(de->d_name) };
+	}
+	closedir(d);
+	if (pr->nfds)
+		qsort(pr->fds, pr->nfds, sizeof(*pr->fds), ss_fd_cmp);
+	owner_comm(pr->pid, pr->comm, sizeof(pr->comm));
+}
+
+/* The lowest fd under which pr holds inode ino, -1 for none. */
+static int ss_proc_fd(const struct ss_proc *pr, unsigned long ino)
+{
+	size_t lo = 0, hi = pr->nfds;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pr->fds[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < pr->nfds && pr->fds[lo].ino == ino ? pr->fds[lo].fd : -1;
+}
+
+static struct ss_proc *ss_proc_find(struct ss_proc *procs, size_t n, pid_t pid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (procs[mid].pid == pid)
+			return &procs[mid];
+		if (procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Every owner of the sockets in keys, each looked at once, sorted by pid. */
+static struct ss_proc *ss_procs_load(const struct ss_key *keys, size_t nk, size_t *nout)
+{
+	struct ss_proc *procs;
+	pid_t *pids;
+	size_t n = 0, np = 0;
+
+	*nout = 0;
+	for (size_t k = 0; k < nk; k++)
+		n += keys[k].ps->npids;
+	if (!n || !(pids = malloc(n * sizeof(*pids))))
+		return NULL;
+	n = 0;
+	for (size_t k = 0; k < nk; k++)
+		for (uint32_t i = 0; i < keys[k].ps->npids; i++)
+			pids[n++] = keys[k].ps->pids[i];
+	qsort(pids, n, sizeof(*pids), ss_pid_cmp);
+	if (!(procs = calloc(n, sizeof(*procs)))) {
+		free(pids);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (np && procs[np - 1].pid == pids[i])
+			continue;
+		procs[np].pid = pids[i];
+		ss_proc_load(&procs[np++]);
+	}
+	free(pids);
+	*nout = np;
+	return procs;
+}
+
+static void ss_procs_free(struct ss_proc *procs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(procs[i].fds);
+	free(procs);
+}
+
 /* `users:((...))` of ps into buf; drops owners that are gone. Length written. */
-static size_t owners_text(struct ps_sock *ps, char *buf, size_t cap)
+static size_t owners_text(struct ps_sock *ps, const struct ss_proc *procs, size_t nprocs,
+			  char *buf, size_t cap)
 {
 	size_t off = 0;
 	uint32_t k = 0;
@@ -1124,22 +1287,21 @@ static size_t owners_text(struct ps_sock *ps, char *buf, size_t cap)
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < ps->npids; i++) {
 		pid_t pid = ps->pids[i];
-		char comm[32], one[96];
-		int fd, n;
+		const struct ss_proc *pr = ss_proc_find((struct ss_proc *)procs, nprocs, pid);
+		char one[96];
+		int fd = -1, n;
 
-		if (kill(pid, 0) < 0 && errno == ESRCH)
+		if (!pr || pr->state == SS_PROC_GONE)
 			continue;          /* exited */
-		fd = owner_fd(pid, ps->ino);
-		if (fd == -1)
+		if (pr->state == SS_PROC_FDS && (fd = ss_proc_fd(pr, (unsigned long)ps->ino)) < 0)
 			continue;          /* no longer holds it */
 		ps->pids[k++] = pid;
-		owner_comm(pid, comm, sizeof(comm));
 		if (fd >= 0)
 			n = snprintf(one, sizeof(one), "%s(\"%s\",pid=%d,fd=%d)", off ? "," : "users:(",
-				     comm, (int)pid, fd);
+				     pr->comm, (int)pid, fd);
 		else
 			n = snprintf(one, sizeof(one), "%s(\"%s\",pid=%d)", off ? "," : "users:(",
-				     comm, (int)pid);
+				     pr->comm, (int)pid);
 		if (n > 0 && off + (size_t)n + 2 < cap) {
 			memcpy(buf + off, one, (size_t)n);
 			off += (size_t)n;
@@ -1152,12 +1314,6 @@ static size_t owners_text(struct ps_sock *ps, char *buf, size_t cap)
 	}
 	return off;
 }
-
-struct ss_key {
-	char l[32], r[32];
-	struct ps_sock *ps;
-	bool used;
-};
 
 static void ss_addr(char *out, size_t cap, uint32_t addr, uint16_t port)
 {
@@ -1190,12 +1346,43 @@ static bool ss_field(const char *p, const char *e, int n, char *out, size_t cap)
 	return false;
 }
 
+static int ss_key_cmp(const void *a, const void *b)
+{
+	const struct ss_key *x = a, *y = b;
+	int c = strcmp(x->l, y->l);
+
+	return c ? c : strcmp(x->r, y->r);
+}
+
+/* The first key of the sorted keys for addresses l and r not matched yet. */
+static struct ss_key *ss_key_find(struct ss_key *keys, size_t nk, const char *l, const char *r)
+{
+	struct ss_key want;
+	size_t lo = 0, hi = nk;
+
+	snprintf(want.l, sizeof(want.l), "%s", l);
+	snprintf(want.r, sizeof(want.r), "%s", r);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ss_key_cmp(&keys[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < nk && !ss_key_cmp(&keys[lo], &want); lo++)
+		if (!keys[lo].used)
+			return &keys[lo];
+	return NULL;
+}
+
 size_t psock_srv_format_ss(void *arg, char *buf, size_t cap)
 {
 	struct psock_srv *srv = arg;
 	struct ss_key *keys;
+	struct ss_proc *procs;
 	char *tcp;
-	size_t n, off = 0, nk = 0;
+	size_t n, off = 0, nk = 0, nprocs;
 	const char *p, *end;
 
 	if (!cap)
@@ -1225,6 +1412,10 @@ size_t psock_srv_format_ss(void *arg, char *buf, size_t cap)
 			continue;
 		keys[nk++].ps = ps;
 	}
+	/* lines and sockets are matched by their addresses, owners read once each:
+	 * linear in sockets, not quadratic */
+	qsort(keys, nk, sizeof(*keys), ss_key_cmp);
+	procs = ss_procs_load(keys, nk, &nprocs);
 	for (p = tcp, end = tcp + n; p < end && off + 1 < cap;) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
 		char l[32], r[32], users[1024];
@@ -1233,12 +1424,12 @@ size_t psock_srv_format_ss(void *arg, char *buf, size_t cap)
 		e = e ? e : end;
 		len = (size_t)(e - p);
 		if (p != tcp && ss_field(p, e, 3, l, sizeof(l)) && ss_field(p, e, 4, r, sizeof(r))) {
-			for (size_t k = 0; k < nk; k++)
-				if (!keys[k].used && !strcmp(keys[k].l, l) && !strcmp(keys[k].r, r)) {
-					keys[k].used = true;
-					ul = owners_text(keys[k].ps, users, sizeof(users));
-					break;
-				}
+			struct ss_key *key = ss_key_find(keys, nk, l, r);
+
+			if (key) {
+				key->used = true;
+				ul = owners_text(key->ps, procs, nprocs, users, sizeof(users));
+			}
 		}
 		if (off + len + ul + 3 >= cap)
 			break;
@@ -1254,6 +1445,7 @@ size_t psock_srv_format_ss(void *arg, char *buf, size_t cap)
 		p = e + 1;
 	}
 	buf[off] = '\0';
+	ss_procs_free(procs, nprocs);
 	free(tcp);
 	free(keys);
 	return off;
