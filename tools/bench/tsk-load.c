@@ -14,7 +14,8 @@
  *   tsk-load conc --to A:P --conns N [--size 64] [--rounds R]
  *                 opens N connections, prints {"phase":"open",...}, waits for a line on
  *                 stdin (the caller measures memory meanwhile), then every connection
- *                 exchanges N bytes R times, prints the result and closes them all
+ *                 exchanges N bytes R times, prints the result, waits for another line
+ *                 (memory of the idle connections after their exchanges) and closes them
  *   tsk-load udp-send --to A:P [--size 1472] [--seconds S]
  *   tsk-load udp-sink --port P [--seconds S]
  *
@@ -639,9 +640,6 @@ static int do_conc(const struct sockaddr_in *to, int nconn, size_t size, int rou
 			break;
 	}
 	double act = (double)(now_ns() - ta) / 1e9;
-	for (int i = 0; i < nconn; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
 	printf("{\"mode\":\"conc\",\"conns\":%d,\"failed\":%d,\"open_s\":%.6f,\"open_cps\":%.1f,"
 	       "\"rounds\":%d,\"active_s\":%.6f,\"active_rps\":%.1f,",
 	       opened, failed, (double)t_open / 1e9, t_open ? opened / ((double)t_open / 1e9) : 0, r,
@@ -650,6 +648,14 @@ static int do_conc(const struct sockaddr_in *to, int nconn, size_t size, int rou
 		printf("\"error\":\"%s\",", strerror(lasterr));
 	print_rusage();
 	printf("}\n");
+	fflush(stdout);
+	/* the connections stay open, idle after their exchanges, until the runner has
+	 * measured their memory (a line or EOF on stdin) */
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = 0;
+	for (int i = 0; i < nconn; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return opened ? 0 : 1;
 }
 
