@@ -77,6 +77,8 @@ struct psock_srv {
 	uint32_t ncl;
 	struct ps_sock **socks;
 	uint32_t nsocks;
+	uint32_t *free_idx;     /* free slots of socks, lowest on top: O(1) per new socket */
+	uint32_t nfree;
 	uint32_t gen;
 	unsigned count;
 	int map_files;          /* /proc/self/map_files reopens a mapping: 1 yes, -1 no, 0 not tried */
@@ -321,21 +323,27 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	ps->rx = (uint8_t *)ps->shm + ps->shm->rx_off;
 	ps->tx = (uint8_t *)ps->shm + ps->shm->tx_off;
 
-	for (i = 0; i < srv->nsocks; i++)
-		if (!srv->socks[i])
-			break;
-	if (i == srv->nsocks) {
+	/* a stack of free slots: the first free slot searched from 0 made opening
+	 * 10 000 connections quadratic (a tenth of the engine's time past 3 000) */
+	if (!srv->nfree) {
 		uint32_t n = srv->nsocks ? srv->nsocks * 2 : 64;
 		struct ps_sock **t = n < MAX_SLOTS ? realloc(srv->socks, n * sizeof(*t)) : NULL;
+		uint32_t *f;
 
-		if (!t) {
+		if (t)
+			srv->socks = t;
+		f = t ? realloc(srv->free_idx, n * sizeof(*f)) : NULL;
+		if (!f) {
 			errno = ENOMEM;
 			goto fail_errno;
 		}
+		srv->free_idx = f;
 		memset(t + srv->nsocks, 0, (n - srv->nsocks) * sizeof(*t));
-		srv->socks = t;
+		for (uint32_t j = n; j > srv->nsocks; j--)
+			f[srv->nfree++] = j - 1;
 		srv->nsocks = n;
 	}
+	i = srv->free_idx[--srv->nfree];
 	ps->idx = i;
 	ps->gen = ++srv->gen;
 	srv->socks[i] = ps;
@@ -373,6 +381,7 @@ static void ps_free(struct ps_sock *ps)
 			break;
 		}
 	srv->socks[ps->idx] = NULL;
+	srv->free_idx[srv->nfree++] = ps->idx;
 	srv->count--;
 	if (ps->efd >= 0) {
 		unwatch(srv, KEY(0, ps->gen, ps->idx));
@@ -1052,6 +1061,7 @@ void psock_srv_close(struct psock_srv *srv)
 		ps_free(ps);
 	}
 	free(srv->socks);
+	free(srv->free_idx);
 	free(srv->cl);
 	close(srv->lfd);
 	free(srv);
