@@ -79,6 +79,7 @@ struct ep_item {
 	uint32_t events;            /* the program's events and flags */
 	epoll_data_t data;          /* the program's data */
 	unsigned armed;             /* events armed with pl_sock_arm, 0 none */
+	uint32_t kevents;           /* the placeholder's events in the kernel instance */
 	bool on_rdy, disabled, tok, dead;
 	uint64_t rep_gen;           /* the pass (struct ep.gen) that last reported it */
 	struct ep_item *next;       /* ready list */
@@ -486,7 +487,16 @@ static int ep_ctl_sock(int epfd, int op, int fd, struct epoll_event *ev, struct 
 			r = -ENOENT;
 		} else if (it->events & EPOLLEXCLUSIVE) {
 			r = -EINVAL;
-		} else if ((r = real_epoll_ctl(epfd, op, fd, &kev) < 0 ? -errno : 0) == 0) {
+		} else if (kev.events == it->kevents ||
+			   (r = real_epoll_ctl(epfd, op, fd, &kev) < 0 ? -errno : 0) == 0) {
+			/* The kernel is told only when the placeholder's flags change: an
+			 * event loop that switches EPOLLIN/EPOLLOUT at every exchange would
+			 * pay a system call for nothing (the kernel sees EPOLLIN|EPOLLET
+			 * either way). The kernel's MOD would also queue a placeholder that
+			 * holds a token; the item goes on our ready list below, where the
+			 * token is drained and the socket looked at. */
+			r = 0;
+			it->kevents = kev.events;
 			item_disarm(it);
 			it->events = ev->events;
 			it->data = ev->data;
@@ -527,6 +537,7 @@ static int ep_ctl_sock(int epfd, int op, int fd, struct epoll_event *ev, struct 
 	it->s = s;
 	atomic_fetch_add(&s->refs, 1);  /* the item's own reference */
 	it->events = ev->events;
+	it->kevents = kev.events;
 	it->data = ev->data;
 	ep->items[fd] = it;
 	ep->nitems++;
@@ -739,7 +750,11 @@ static int ep_wait(int epfd, struct epoll_event *evs, int maxevents,
 			n = ep_scan(ep, evs, n, maxevents);
 		} else {
 			n = ep_scan(ep, evs, 0, maxevents);
-			n = ep_fetch(ep, evs, n, maxevents);
+			/* Nothing of ours ready and a wait ahead: the wait below returns
+			 * at once with what the kernel has, so asking it first without
+			 * sleeping would be one more system call for the same events. */
+			if (n > 0 || zero || atomic_load_explicit(&ep->spin_ns, memory_order_relaxed))
+				n = ep_fetch(ep, evs, n, maxevents);
 		}
 		if (n == maxevents)
 			ep->kernel_first = !ep->kernel_first;
