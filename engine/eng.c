@@ -91,7 +91,11 @@ uint64_t eng_poll(struct eng *eng, uint64_t now)
 
 int eng_tx(struct eng *eng, struct pkt *p)
 {
-	int err = link_tx(eng->link, p);
+	int err;
+
+	if (p->next && !(eng->link->features & LINK_F_TX_EXT))
+		pkt_linearize(p);
+	err = link_tx(eng->link, p);
 
 	if (err < 0) {
 		eng_count(eng, LINK_TX_ERRORS);

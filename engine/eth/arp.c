@@ -418,6 +418,7 @@ int arp_output(struct eng *eng, struct pkt *p, uint32_t nexthop, uint64_t now)
 	}
 	e->used = now;
 	/* p is copied before anything else is sent: it may be eng->tx */
+	pkt_linearize(p);
 	err = arp_enqueue(eng, e, p);
 	if (err < 0)
 		return err;

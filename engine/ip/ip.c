@@ -349,6 +349,7 @@ int ip_output(struct eng *eng, struct pkt *p, uint8_t proto, uint32_t src,
 	h.id = eng->ip->next_id++;
 	h.total_len = (uint16_t)total;
 	if (dst == eng->cfg.addr || ip__is_loopback(dst)) {
+		pkt_linearize(p);   /* the queue keeps a copy of the whole packet */
 		ip_emit(pkt_push(p, IP_HLEN), &h);
 		return ip_loopback(eng, p);
 	}

@@ -19,6 +19,7 @@ enum {
 	LINK_F_TSO4    = 1 << 1, /* accepts PKT_OFF_TSO4 frames up to 64 KB */
 	LINK_F_RX_CSUM = 1 << 2, /* may mark received frames LINK_RX_CSUM_OK */
 	LINK_F_RX_GRO  = 1 << 3, /* may deliver received frames larger than the MTU */
+	LINK_F_TX_EXT  = 1 << 4, /* tx takes pkts with payload spans (pkt->ext) */
 };
 
 /* rxflags given to eng_input() with a received frame */
@@ -30,7 +31,8 @@ struct link;
 
 struct link_ops {
 	/* Queue one frame (p->data is the Ethernet header). Returns 0 or -errno;
-	 * the frame is copied, p may be reused at once. */
+	 * the frame is copied, p may be reused at once. With LINK_F_TX_EXT, the
+	 * payload spans p->ext are taken too (copied or written) before it returns. */
 	int (*tx)(struct link *l, const struct pkt *p);
 	/* Send what tx queued. Returns frames sent or -errno. */
 	int (*flush)(struct link *l);

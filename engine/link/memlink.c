@@ -27,7 +27,13 @@ static int memlink_tx(struct link *l, const struct pkt *p)
 	f->next = NULL;
 	f->off = p->off;
 	f->len = p->len;
-	memcpy(f->data, p->data, p->len);
+	/* LINK_F_TX_EXT (when a test asks for it): the payload spans follow the
+	 * bytes at p->data and are copied now, as the TAP writes them now */
+	memcpy(f->data, p->data, p->len - p->ext_len);
+	for (uint32_t i = 0, at = p->len - p->ext_len; i < p->next; i++) {
+		memcpy(f->data + at, p->ext[i].iov_base, p->ext[i].iov_len);
+		at += (uint32_t)p->ext[i].iov_len;
+	}
 	*m->tail = f;
 	m->tail = &f->next;
 	m->count++;

@@ -121,8 +121,24 @@ static int pcap_link_tx(struct link *l, const struct pkt *p)
 	int r = link_tx(c->inner, p);
 
 	/* record what the link took: a capture shows what crossed the TAP */
-	if (!r && c->w)
-		pcap_write(c->w, p->data, p->len, wall_ns());
+	if (!r && c->w) {
+		if (p->next) {
+			/* the payload is in spans: the record wants it in one piece */
+			static struct pkt flat;
+
+			flat.len = p->len - p->ext_len;
+			flat.data = flat.buf;
+			memcpy(flat.data, p->data, flat.len);
+			flat.ext_len = p->ext_len;
+			flat.next = p->next;
+			memcpy(flat.ext, p->ext, sizeof(flat.ext));
+			flat.len = p->len;
+			pkt_linearize(&flat);
+			pcap_write(c->w, flat.data, flat.len, wall_ns());
+		} else {
+			pcap_write(c->w, p->data, p->len, wall_ns());
+		}
+	}
 	return r;
 }
 

@@ -45,6 +45,7 @@ struct tap {
 	uint32_t free_stack[TAP_TX_SLOTS], nfree;
 	uint32_t queued[TAP_TX_SLOTS], nqueued;
 	uint64_t sync_writes;       /* frames written directly: the pool was full */
+	uint64_t inplace_writes;    /* frames written directly from their payload spans */
 };
 
 static struct tap *tp(struct link *l) { return (struct tap *)l; }
@@ -124,10 +125,41 @@ static int tap_tx_sync(struct tap *t, const struct pkt *p)
 	return (size_t)n == sizeof(hdr) + p->len ? 0 : -EIO;
 }
 
+/* A frame whose payload stays in TCP's send queue (pkt->ext): written at once with
+ * writev(), header, headers and payload spans, so the payload is copied only by the
+ * kernel. The queue may change as soon as tx() returns, which a write waiting for
+ * the next flush could not allow. Frames queued before it are submitted first:
+ * TAP writes never block, so they are done when io_uring_submit() returns and the
+ * order holds. One system call per frame costs little next to a 64 KB copy. */
+static int tap_tx_inplace(struct tap *t, const struct pkt *p)
+{
+	uint8_t hdr[TAP_VNET_HDR_LEN];
+	struct iovec iov[2 + 2];
+	size_t want = sizeof(hdr) + p->len;
+	uint32_t n = 2;
+	ssize_t w;
+
+	if (t->nqueued)
+		link_flush(&t->link);
+	tap_vnet_hdr_from_off(&p->off, hdr);
+	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
+	iov[1] = (struct iovec){ .iov_base = p->data, .iov_len = p->len - p->ext_len };
+	for (uint32_t i = 0; i < p->next && i < 2; i++)
+		iov[n++] = p->ext[i];
+	w = writev(t->fd, iov, (int)n);
+	t->inplace_writes++;
+	if (w < 0)
+		return -errno;
+	return (size_t)w == want ? 0 : -EIO;
+}
+
 static int tap_tx(struct link *l, const struct pkt *p)
 {
 	struct tap *t = tp(l);
 	uint32_t slot;
+
+	if (p->next)
+		return tap_tx_inplace(t, p);
 
 	if ((size_t)p->len + TAP_VNET_HDR_LEN > t->slot_size)
 		return -EMSGSIZE;
@@ -201,6 +233,7 @@ int tap_tx_complete(struct link *l, uint32_t slot, int res)
 }
 
 uint64_t tap_sync_writes(const struct link *l) { return ((const struct tap *)l)->sync_writes; }
+uint64_t tap_inplace_writes(const struct link *l) { return ((const struct tap *)l)->inplace_writes; }
 int tap_fd(const struct link *l) { return ((const struct tap *)l)->fd; }
 unsigned tap_offloads(const struct link *l) { return ((const struct tap *)l)->offloads; }
 
@@ -364,6 +397,7 @@ int tap_open(const struct tap_config *cfg, struct link **out, char *err, size_t 
 		t->link.features |= LINK_F_TX_CSUM | LINK_F_RX_CSUM;
 	if ((t->offloads & (TUN_F_CSUM | TUN_F_TSO4)) == (TUN_F_CSUM | TUN_F_TSO4))
 		t->link.features |= LINK_F_TSO4 | LINK_F_RX_GRO;
+	t->link.features |= LINK_F_TX_EXT;
 	t->link.ops = &tap_ops;
 	t->link.mtu = cfg->mtu;
 	t->slot_size = (t->link.features & LINK_F_TSO4) ? PKT_HEADROOM + PKT_DATA_MAX

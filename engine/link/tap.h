@@ -4,7 +4,8 @@
  * tap_open() creates the (non-persistent) device, negotiates offloads and gives
  * the kernel side its address. Transmit copies each frame, behind a virtio-net
  * header built from pkt->off, into a slot of a fixed pool; flush queues one write
- * SQE per frame on the loop's ring and submits them together. Receive is driven
+ * SQE per frame on the loop's ring and submits them together. A frame whose
+ * payload is left in place (pkt->ext, LINK_F_TX_EXT) is written at once. Receive is driven
  * by the loop (loop.c), which reads into its provided buffers and uses
  * tap_rx_decode() to strip the header. */
 #ifndef TSK_LINK_TAP_H
@@ -44,6 +45,8 @@ void tap_attach_ring(struct link *l, struct io_uring *ring, uint64_t tag);
 int tap_tx_complete(struct link *l, uint32_t slot, int res);
 /* Frames written with a plain writev() because every pool slot was busy. */
 uint64_t tap_sync_writes(const struct link *l);
+/* Frames written with writev() straight from their payload spans (pkt->ext). */
+uint64_t tap_inplace_writes(const struct link *l);
 
 /* Strip the virtio-net header of a received buffer. DROP_NONE and the Ethernet
  * frame in *frame, *flen with LINK_RX_ flags in *rxflags, or DROP_LINK_BAD_VNET_HDR. */

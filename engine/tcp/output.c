@@ -1,8 +1,9 @@
 /* output.c - building and sending TCP segments (RFC 9293 3.8, 3.10.4-3.10.7; RFC 896 Nagle; RFC 7323; RFC 5961 7).
  *
  * Everything leaves through tcp_xmit_raw(): the header is emitted from a struct
- * tcp_seg into eng->tx, payload copied from the send ring, checksum computed (or
- * left to the link with PKT_OFF_CSUM), then ip_output(). */
+ * tcp_seg into eng->tx, payload copied from the send ring (or, when large and the
+ * link allows, referenced in place: pkt->ext), checksum computed (or left to the
+ * link with PKT_OFF_CSUM), then ip_output(). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -15,6 +16,11 @@
 #include "tcp/tcb.h"
 
 #define TCP_CORK_MAX MSEC(200)
+/* From this payload size on a segment leaves without being copied out of the send
+ * ring (LINK_F_TX_EXT: the TAP writes it with writev); smaller ones are copied,
+ * which costs less than a system call of their own and keeps them in the loop's
+ * batch of writes. */
+#define TCP_TX_INPLACE_MIN 8192u
 
 uint32_t tcp_ts_now(uint64_t now) { return (uint32_t)(now / MSEC(1)); }
 
@@ -28,14 +34,25 @@ int tcp_xmit_raw(struct eng *eng, uint32_t laddr, uint32_t raddr, struct tcp_seg
 	uint8_t *h;
 
 	pkt_reset(p);
-	h = pkt_put(p, tot);
-	tcp_emit(h, s);
-	if (s->len) {
-		if (data)
-			ring_peek(data, data_off, h + hl, s->len);
-		else
-			memcpy(h + hl, s->data, s->len);
+	if (data && s->len >= TCP_TX_INPLACE_MIN && eng->link &&
+	    (eng->link->features & (LINK_F_TX_EXT | LINK_F_TX_CSUM)) ==
+		    (LINK_F_TX_EXT | LINK_F_TX_CSUM)) {
+		/* the payload stays in the send queue: the link takes it from there
+		 * (the checksum is the link's, nothing here reads the payload) */
+		h = pkt_put(p, (uint32_t)hl);
+		p->next = (uint32_t)ring_spans(data, data_off, s->len, p->ext);
+		p->ext_len = s->len;
+		p->len += s->len;
+	} else {
+		h = pkt_put(p, tot);
+		if (s->len) {
+			if (data)
+				ring_peek(data, data_off, h + hl, s->len);
+			else
+				memcpy(h + hl, s->data, s->len);
+		}
 	}
+	tcp_emit(h, s);
 	sum = csum_pseudo(laddr, raddr, IPPROTO_TCP, (uint16_t)tot);
 	if (eng->link && (eng->link->features & LINK_F_TX_CSUM)) {
 		/* the link sums from csum_start on and adds the pseudo-header we store

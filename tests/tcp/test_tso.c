@@ -89,6 +89,50 @@ Test(tcp_tso, no_tso_without_the_feature, .init = fx_setup, .fini = fx_teardown)
 	expect_none();   /* the 620-byte tail waits for Nagle */
 }
 
+/* LINK_F_TX_EXT: a large payload goes to the link as spans of the send ring
+ * (wrapped too), a small one copied; the bytes on the wire are the same. */
+static void setup_tso_ext(void)
+{
+	fx_link_features = LINK_F_TSO4 | LINK_F_TX_CSUM | LINK_F_TX_EXT;
+	fx_setup();
+	fx_link_features = 0;
+}
+
+Test(tcp_tso, payload_in_place_from_the_send_ring, .init = setup_tso_ext, .fini = fx_teardown)
+{
+	static uint8_t pat[300000];
+	uint32_t sent = 0, acked = 0, frames = 0;
+	const struct tcp_seg *o;
+
+	for (unsigned i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + i / 251);
+	fx_established();
+	F.s->cc.cwnd = 200000;
+	tcp_sndbuf_expand(F.s);
+	/* rounds of send, check, ACK: the ring's head moves, so later frames wrap */
+	while (sent < 250000) {
+		ssize_t n = tcp_send(F.s, pat + acked + ring_len(&F.s->snd), 40000, 0, F.now);
+
+		cr_assert_gt(n, 0);
+		while ((o = pop_out())) {
+			cr_assert_eq(o->seq, F.iss + 1 + sent);
+			cr_assert_eq(memcmp(o->data, pat + sent, o->len), 0,
+				     "payload of [%u, +%u) as queued", sent, o->len);
+			sent += o->len;
+			frames += o->len >= 8192;
+		}
+		acked = sent;
+		seg(.ack = F.iss + 1 + acked);
+	}
+	cr_assert_gt(frames, 3);
+	while (pop_out())
+		;
+	cr_assert_eq(tcp_send(F.s, pat, 100, 0, F.now), 100);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->len, 100);
+	cr_assert_eq(memcmp(o->data, pat, 100), 0, "a small payload is copied");
+}
+
 /* LINK_F_RX_GRO: the link may deliver segments larger than the MSS. */
 Test(tcp_tso, received_segment_larger_than_mss)
 {
