@@ -2,9 +2,11 @@
  *
  * The owner embeds a struct timer_node (one per named timer: REXMT, PERSIST,
  * KEEP, DELACK, 2MSL ...) and finds itself again with timer_entry(). The heap is
- * an array of node pointers; each node remembers its index so delete and update
- * are O(log n) without a search. The array grows by doubling (the only
- * allocation); nodes never move. Deadlines are absolute `now` values (ns).
+ * an array of (deadline, node) slots: comparisons read the array alone, not the
+ * nodes scattered in their owners (a cache miss per step with 10 000 connections);
+ * each node remembers its index so delete and update are O(log n) without a
+ * search. The array grows by doubling (the only allocation); nodes never move.
+ * Deadlines are absolute `now` values (ns).
  *
  * Nodes with the same deadline expire in the order they were armed (a sequence
  * number breaks ties), so runs are deterministic. */
@@ -25,8 +27,13 @@ struct timer_node {
 	uint32_t seq;    /* arm order, breaks ties between equal deadlines */
 };
 
+struct timer_slot {
+	uint64_t when;   /* a copy of node->when */
+	struct timer_node *node;
+};
+
 struct timer_heap {
-	struct timer_node **nodes;
+	struct timer_slot *slots;
 	uint32_t len, cap;
 	uint32_t seq;
 };
@@ -58,12 +65,12 @@ void timer_heap_del(struct timer_heap *h, struct timer_node *n);
 /* Earliest node, or NULL. */
 static inline struct timer_node *timer_heap_peek(const struct timer_heap *h)
 {
-	return h->len ? h->nodes[0] : NULL;
+	return h->len ? h->slots[0].node : NULL;
 }
 /* Earliest deadline, TIME_NEVER if empty (what eng_poll() returns). */
 static inline uint64_t timer_heap_next(const struct timer_heap *h)
 {
-	return h->len ? h->nodes[0]->when : TIME_NEVER;
+	return h->len ? h->slots[0].when : TIME_NEVER;
 }
 /* Disarm and return one node whose deadline is <= now, earliest first, or NULL.
  * Call in a loop; a handler may re-arm its node (even at <= now: it comes again). */

@@ -113,9 +113,10 @@ Test(timer, handler_may_rearm_while_draining)
 static void check_heap(const struct timer_heap *h)
 {
 	for (uint32_t i = 0; i < h->len; i++) {
-		cr_assert_eq(h->nodes[i]->idx, i);
+		cr_assert_eq(h->slots[i].node->idx, i);
+		cr_assert_eq(h->slots[i].when, h->slots[i].node->when);
 		if (i)
-			cr_assert_geq(h->nodes[i]->when, h->nodes[(i - 1) / 2]->when);
+			cr_assert_geq(h->slots[i].when, h->slots[(i - 1) / 2].when);
 	}
 }
 
@@ -158,7 +159,7 @@ Test(timer, random_ops_against_reference)
 				uint32_t k = (uint32_t)(t - nodes);
 				cr_assert_leq(ref[k], now);
 				/* nothing armed is earlier */
-				cr_assert(h.len == 0 || h.nodes[0]->when >= ref[k]);
+				cr_assert(h.len == 0 || h.slots[0].when >= ref[k]);
 				ref[k] = TIME_NEVER;
 			}
 			break;
