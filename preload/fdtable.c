@@ -1,5 +1,6 @@
 /* fdtable.c - fd -> tapsock socket table, socket objects, readiness and waiting (DESIGN decisions 5, 6; psock.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -116,6 +117,7 @@ struct pl_sock *pl__sock_new(void *shm, size_t size)
 	atomic_store(&s->dead, false);
 	atomic_store(&s->dead_told, false);
 	atomic_store(&s->spin_ns, 0);
+	atomic_store(&s->keep_fd, -1);
 	s->free_next = NULL;
 	atomic_store(&s->refs, 1);
 	return s;
@@ -127,10 +129,29 @@ void pl_sock_put(struct pl_sock *s)
 		return;
 	munmap(s->shm, s->shm_size);
 	s->shm = NULL;
+	/* unmapped first, then the engine may see the last close (psock.h "Reuse") */
+	int k = atomic_exchange(&s->keep_fd, -1);
+	if (k >= 0)
+		real_close(k);
 	spin_lock(&free_lock);
 	s->free_next = free_list;
 	free_list = s;
 	spin_unlock(&free_lock);
+}
+
+void pl__sock_keep(struct pl_sock *s, int fd)
+{
+	struct rlimit rl;
+	int lo = 1024, k;
+
+	/* out of the way of the program's fd numbers, as the engine connection */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur <= lo + 16)
+		lo = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 32 : 3;
+	k = real_fcntl(fd, F_DUPFD_CLOEXEC, lo);
+	if (k < 0)
+		k = real_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (k >= 0 && (k = atomic_exchange(&s->keep_fd, k)) >= 0)
+		real_close(k);   /* one copy is enough */
 }
 
 /* Ring users of one socket (threads, processes) take turns: the rings are single

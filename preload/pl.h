@@ -122,6 +122,8 @@ struct pl_sock {
 				       from then on it is never ready (no spinning) */
 	struct pl_sock *free_next;  /* free list (structures are never returned to malloc) */
 	_Atomic uint32_t spin_ns;   /* adaptive spin budget before a blocking wait (pl_spin) */
+	atomic_int keep_fd;         /* a copy of the placeholder held until the memory is
+				       unmapped (pl__sock_keep), -1: none */
 };
 
 /* The tapsock socket behind fd, with a reference (pl_sock_put() it), or NULL when

@@ -8,6 +8,10 @@
 PL_HIDDEN int pl__fd_set(int fd, struct pl_sock *s);      /* takes a reference of its own */
 PL_HIDDEN struct pl_sock *pl__fd_take(int fd);            /* removes; returns the table's reference */
 PL_HIDDEN struct pl_sock *pl__sock_new(void *shm, size_t size);  /* refs 1 */
+/* fd (a placeholder of s) is about to be closed while others may still use s's
+ * memory: hold a copy of it until the last reference is put, so that the engine
+ * sees the last close only after the memory is unmapped (psock.h "Reuse"). */
+PL_HIDDEN void pl__sock_keep(struct pl_sock *s, int fd);
 PL_HIDDEN void pl__sock_lock(struct pl_sock *s);
 PL_HIDDEN void pl__sock_unlock(struct pl_sock *s);
 /* wait for a token on the placeholder: kernel recv(MSG_PEEK), restarted by the

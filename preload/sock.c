@@ -1160,7 +1160,16 @@ EXPORT int close(int fd)
 		    !(st & PSOCK_ST_LISTEN) && (st & (PSOCK_ST_SENDABLE | PSOCK_ST_WAS_CONN | PSOCK_ST_CONNECTING)) &&
 		    fd != pl__ctl_fd())
 			return linger_close(s, fd, secs);
+		/* The memory is unmapped before the placeholder closes (psock.h
+		 * "Reuse"): epoll's items let go first; a thread still inside a call
+		 * on it (or another fd for it) keeps a copy open until its last
+		 * reference goes. */
+		if (pl_epoll_forget)
+			pl_epoll_forget(fd);
+		if (atomic_load(&s->refs) > 1)
+			pl__sock_keep(s, fd);
 		pl_sock_put(s);   /* the last copy's close is the engine's EOF */
+		return real_close(fd);
 	}
 	pl__ctl_forget(fd);
 	if (pl_epoll_forget)
@@ -1195,9 +1204,22 @@ EXPORT int dup(int fd)
 	return r;
 }
 
+/* dup2/dup3 onto one of our sockets closes it: as close(), its memory goes
+ * before the placeholder (psock.h "Reuse") */
+static void dup_over(int fd, int fd2)
+{
+	struct pl_sock *s;
+
+	if (fd2 != fd && (s = pl_fd_get(fd2))) {
+		pl__sock_keep(s, fd2);
+		pl_sock_put(s);
+	}
+}
+
 EXPORT int dup2(int fd, int fd2)
 {
 	pl_real_init();
+	dup_over(fd, fd2);
 	int r = real_dup2(fd, fd2);
 	dup_track(fd, r);
 	return r;
@@ -1206,6 +1228,7 @@ EXPORT int dup2(int fd, int fd2)
 EXPORT int dup3(int fd, int fd2, int flags)
 {
 	pl_real_init();
+	dup_over(fd, fd2);
 	int r = real_dup3(fd, fd2, flags);
 	dup_track(fd, r);
 	return r;

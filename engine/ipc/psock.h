@@ -34,6 +34,19 @@
  * acquire loads. Several application threads or processes that use one socket at
  * once serialise among themselves (the preload takes a lock in the shared memory).
  *
+ * Reuse: the engine keeps a socket's memory after its last close (a few per uid)
+ * and gives it, zeroed, to the next socket a process of the same uid creates or
+ * accepts: no memfd, ftruncate, mmap, munmap and fresh pages per connection. It
+ * is safe because every process unmaps a socket's memory BEFORE it closes its
+ * last copy of the placeholder, so the placeholder's EOF means no process maps
+ * the memory any more: the library unmaps at its last reference and holds a
+ * copy of the placeholder while a thread still uses the memory (pl__sock_keep);
+ * the kernel unmaps at exec, and at exit before it closes the files. The same uid
+ * only: a process that kept the memfd itself (the library closes it at once)
+ * could read the next socket's bytes, and only a process that could read the
+ * other's memory anyway may. The engine zeroes the header page and every ring
+ * page that is resident (mincore), or punches the rings out when many are.
+ *
  * Sleeping and waking:
  *  - the application that finds nothing to do increments wait_in / wait_out,
  *    looks again, and sleeps in the kernel on the placeholder (POLLIN). The engine,

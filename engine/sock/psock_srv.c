@@ -60,6 +60,8 @@ struct ps_sock {
 	struct psock_shm *shm;
 	uint8_t *rx, *tx;
 	int domain;
+	uid_t uid;              /* of the process that created it: its memory goes back
+				   to the pool of that uid (shm_spare) */
 	pid_t *pids;            /* owners seen in requests (ss), npids of them */
 	int linger_fd;          /* PSOCK_LINGER: closed when the lingering close is done */
 	uint32_t npids, cappids;
@@ -68,6 +70,16 @@ struct ps_sock {
 };
 
 #define HASH_SIZE 4096u
+/* Socket memories kept after a last close for the next socket of the same uid. */
+#define SHM_SPARE_MAX 64u
+/* Ring pages zeroed in place for reuse; a socket that used more is punched out. */
+#define SHM_WIPE_PAGES 16u
+
+struct shm_spare {
+	struct psock_shm *shm;
+	int memfd;              /* -1 when it is reopened from the mapping (memfd_of) */
+	uid_t uid;
+};
 
 struct psock_srv {
 	struct eng *eng;
@@ -79,6 +91,9 @@ struct psock_srv {
 	uint32_t nsocks;
 	uint32_t *free_idx;     /* free slots of socks, lowest on top: O(1) per new socket */
 	uint32_t nfree;
+	struct shm_spare spare[SHM_SPARE_MAX];  /* psock.h "Reuse" */
+	unsigned nspare;
+	bool closing;           /* psock_srv_close: nothing goes back to the pool */
 	uint32_t gen;
 	unsigned count;
 	int map_files;          /* /proc/self/map_files reopens a mapping: 1 yes, -1 no, 0 not tried */
@@ -281,7 +296,56 @@ static void tcp_cb(struct tcp_sock *s, unsigned events, void *arg)
 
 /* A socket around tcp (new, or accepted): pair, memfd, slot. 0 and the
  * application's end in *appfd, or -errno. */
-static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t pid,
+/* A wiped memory of uid's from the pool into ps (0), or -1 when none. */
+static int shm_from_pool(struct psock_srv *srv, struct ps_sock *ps)
+{
+	for (unsigned k = srv->nspare; k-- > 0;) {
+		if (srv->spare[k].uid != ps->uid)
+			continue;
+		ps->shm = srv->spare[k].shm;
+		ps->memfd = srv->spare[k].memfd;
+		srv->spare[k] = srv->spare[--srv->nspare];
+		return 0;
+	}
+	return -1;
+}
+
+/* Make ps's memory as a fresh memfd's (zero) and keep it for the next socket of
+ * the same uid: true when kept. Only after the application's last close: by the
+ * library's contract every process unmapped it before closing its last copy of
+ * the placeholder (psock.h "Reuse"). The rings' pages that hold anything are the
+ * resident ones (mincore): a few are zeroed in place (they stay allocated and
+ * mapped here), more are given back to the kernel (MADV_REMOVE punches them out
+ * of the memfd; they come back zeroed when touched). */
+static bool shm_to_pool(struct psock_srv *srv, struct ps_sock *ps)
+{
+	size_t size = shm_total(), npages = (size - PSOCK_HDR_SIZE) / 4096u, resident = 0;
+	unsigned char vec[2 * (PSOCK_RING_SIZE / 4096u)];
+	uint8_t *rings = (uint8_t *)ps->shm + PSOCK_HDR_SIZE;
+
+	if (srv->closing || !ps->app_closed || srv->nspare == SHM_SPARE_MAX || npages > sizeof(vec) ||
+	    mincore(rings, npages * 4096u, vec) < 0)
+		return false;
+	for (size_t k = 0; k < npages; k++)
+		resident += vec[k] & 1;
+	if (resident > SHM_WIPE_PAGES) {
+		if (madvise(rings, npages * 4096u, MADV_REMOVE) < 0)
+			return false;
+	} else {
+		for (size_t k = 0; k < npages && resident; k++)
+			if (vec[k] & 1) {
+				memset(rings + k * 4096u, 0, 4096u);
+				resident--;
+			}
+	}
+	memset(ps->shm, 0, PSOCK_HDR_SIZE);
+	srv->spare[srv->nspare++] = (struct shm_spare){ ps->shm, ps->memfd, ps->uid };
+	ps->shm = NULL;
+	ps->memfd = -1;
+	return true;
+}
+
+static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t pid, uid_t uid,
 		  struct ps_sock **out, int *appfd)
 {
 	struct ps_sock *ps = calloc(1, sizeof(*ps));
@@ -295,6 +359,7 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	ps->srv = srv;
 	ps->efd = ps->memfd = ps->linger_fd = -1;
 	ps->domain = domain;
+	ps->uid = uid;
 	ps_owner_add(ps, pid);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail_errno;
@@ -303,13 +368,15 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	if (fstat(sv[1], &st) < 0)
 		goto fail_errno;
 	ps->ino = st.st_ino;
-	ps->memfd = memfd_create("tapsock-socket", MFD_CLOEXEC);
-	if (ps->memfd < 0 || ftruncate(ps->memfd, (off_t)size) < 0)
-		goto fail_errno;
-	ps->shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ps->memfd, 0);
-	if (ps->shm == MAP_FAILED) {
-		ps->shm = NULL;
-		goto fail_errno;
+	if (shm_from_pool(srv, ps) < 0) {
+		ps->memfd = memfd_create("tapsock-socket", MFD_CLOEXEC);
+		if (ps->memfd < 0 || ftruncate(ps->memfd, (off_t)size) < 0)
+			goto fail_errno;
+		ps->shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ps->memfd, 0);
+		if (ps->shm == MAP_FAILED) {
+			ps->shm = NULL;
+			goto fail_errno;
+		}
 	}
 	ps->shm->magic = PSOCK_SHM_MAGIC;
 	ps->shm->version = PSOCK_VERSION;
@@ -389,9 +456,11 @@ static void ps_free(struct ps_sock *ps)
 	}
 	if (ps->linger_fd >= 0)
 		close(ps->linger_fd);   /* never closed by TCP: release the waiter now */
-	if (ps->memfd >= 0)
-		close(ps->memfd);
-	munmap(ps->shm, shm_total());
+	if (!shm_to_pool(srv, ps)) {
+		if (ps->memfd >= 0)
+			close(ps->memfd);
+		munmap(ps->shm, shm_total());
+	}
 	free(ps->pids);
 	free(ps);
 }
@@ -728,7 +797,7 @@ static int do_socket(struct req *r)
 	tcp = tcp_sock_new(r->srv->eng);
 	if (!tcp)
 		return -ENOMEM;
-	err = ps_new(r->srv, tcp, q.domain, r->c->pid, &ps, &appfd);
+	err = ps_new(r->srv, tcp, q.domain, r->c->pid, r->c->uid, &ps, &appfd);
 	if (err) {
 		tcp_close(tcp, r->srv->eng->now);
 		return err;
@@ -757,7 +826,7 @@ static int do_accept(struct req *r)
 	publish(lis);
 	if (err)
 		return err;
-	err = ps_new(r->srv, child, lis->domain, r->c->pid, &ps, &appfd);
+	err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, &ps, &appfd);
 	if (err) {
 		tcp_close(child, r->srv->eng->now);
 		return err == -ENOMEM ? -ENOBUFS : err;
@@ -1064,6 +1133,7 @@ void psock_srv_close(struct psock_srv *srv)
 {
 	if (!srv)
 		return;
+	srv->closing = true;
 	for (uint32_t i = 0; i < srv->ncl; i++)
 		client_drop(srv, i);
 	for (uint32_t i = 0; i < srv->nsocks; i++) {
@@ -1073,6 +1143,11 @@ void psock_srv_close(struct psock_srv *srv)
 			continue;
 		ps_tcp_close(ps);
 		ps_free(ps);
+	}
+	for (unsigned k = 0; k < srv->nspare; k++) {
+		if (srv->spare[k].memfd >= 0)
+			close(srv->spare[k].memfd);
+		munmap(srv->spare[k].shm, shm_total());
 	}
 	free(srv->socks);
 	free(srv->free_idx);

@@ -48,6 +48,77 @@ static int connected(struct sockaddr_in *to)
 
 static void on_alarm(int sig) { (void)sig; }
 
+/* The socket memories this process maps (psock.h: memfd "tapsock-socket"): up to
+ * max of them, start address, length and inode. */
+struct shm_map { unsigned long lo, hi, ino; };
+
+static int shm_maps(struct shm_map *m, int max)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f))
+		if (strstr(line, "tapsock-socket") &&
+		    sscanf(line, "%lx-%lx %*s %*s %*s %lu", &m[n].lo, &m[n].hi, &m[n].ino) == 3)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* The mapping that appeared between two shm_maps() calls. */
+static struct shm_map shm_new(const struct shm_map *before, int nb, const struct shm_map *after, int na)
+{
+	struct shm_map none = { 0, 0, 0 };
+
+	for (int i = 0; i < na; i++) {
+		int seen = 0;
+		for (int j = 0; j < nb; j++)
+			seen |= after[i].lo == before[j].lo && after[i].ino == before[j].ino;
+		if (!seen)
+			return after[i];
+	}
+	return none;
+}
+
+/* A connection that carries `bytes` of a marker both ways and is closed; then a
+ * new socket. The engine reuses the closed socket's memory (same inode) and not
+ * one byte of the marker is left in it (psock.h "Reuse"). 0, or what failed. */
+static const char *pool_check(int bytes, int *reused)
+{
+	static char mark[300000], back[300000];
+	struct shm_map b0[64], b1[64], b2[64];
+	int n0, n1, n2, fd, nfd, found = 0;
+	struct shm_map old, cur;
+
+	for (int i = 0; i < bytes; i++)
+		mark[i] = "tsk-MARK"[i % 8];
+	n0 = shm_maps(b0, 64);
+	fd = connected(&kaddr);
+	if (fd < 0)
+		return "connect";
+	n1 = shm_maps(b1, 64);
+	old = shm_new(b0, n0, b1, n1);
+	if (send(fd, mark, (size_t)bytes, 0) != bytes || recv(fd, back, (size_t)bytes, MSG_WAITALL) != bytes ||
+	    memcmp(back, mark, (size_t)bytes))
+		return "echo";
+	close(fd);
+	usleep(100000);   /* the engine reads the placeholder's EOF */
+	n1 = shm_maps(b1, 64);
+	nfd = socket(AF_INET, SOCK_STREAM, 0);
+	n2 = shm_maps(b2, 64);
+	cur = shm_new(b1, n1, b2, n2);
+	if (!old.ino || !cur.ino)
+		return "mapping not found";
+	*reused = cur.ino == old.ino;
+	for (const char *p = (const char *)cur.lo; p + 8 <= (const char *)cur.hi; p += 8)
+		found |= !memcmp(p, "tsk-MARK", 8);
+	close(nfd);
+	return found ? "marker left in the reused memory" : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	char buf[65536];
@@ -247,6 +318,15 @@ int main(int argc, char **argv)
 	close(cl);
 	close(c);
 	close(lfd);
+
+	/* the engine's pool of socket memories: reused, and wiped (a few ring
+	 * pages zeroed in place; many punched out) */
+	int reused = 0;
+	const char *why = pool_check(3000, &reused);
+	CHECK("pool_reuse_small_wiped", !why && reused, "%s, reused %d", why ? why : "-", reused);
+	reused = 0;
+	why = pool_check(250000, &reused);
+	CHECK("pool_reuse_large_wiped", !why && reused, "%s, reused %d", why ? why : "-", reused);
 
 	/* exec: the socket survives exec (no CLOEXEC) and is found again */
 	fd = connected(&kaddr);
