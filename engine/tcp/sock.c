@@ -612,6 +612,11 @@ ssize_t tcp_recv(struct tcp_sock *tp, void *buf, size_t len, int flags, uint64_t
 		if (flags & MSG_PEEK)
 			return ring_peek(&tp->rcv, 0, buf, (uint32_t)len);
 		n = ring_read(&tp->rcv, buf, (uint32_t)len);
+		/* a small queue read empty goes back to the allocator, so an idle
+		 * connection holds no receive memory (Linux frees its skbs); a queue
+		 * grown by bulk data is kept, it would only be allocated again */
+		if (ring_empty(&tp->rcv) && tp->rcv.cap <= RING_MIN_CAP)
+			ring_shrink(&tp->rcv);
 		tcp_rcv_space_adjust(tp, n, now);   /* before the window is offered */
 		window_update(tp, now);
 		tcp_run_wakeups(tp->eng);
