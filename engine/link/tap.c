@@ -46,6 +46,7 @@ struct tap {
 	uint32_t queued[TAP_TX_SLOTS], nqueued;
 	uint64_t sync_writes;       /* frames written directly: the pool was full */
 	uint64_t inplace_writes;    /* frames written directly from their payload spans */
+	bool defer_submit;          /* the loop submits the prepared writes itself */
 };
 
 static struct tap *tp(struct link *l) { return (struct tap *)l; }
@@ -104,6 +105,14 @@ enum drop_reason tap_rx_decode(const uint8_t *buf, size_t len, const uint8_t **f
 	return DROP_NONE;
 }
 
+/* Writes prepared by a deferred flush go to the kernel before a frame written
+ * directly, so that the frames keep their order. */
+static void tap_submit_prepared(struct tap *t)
+{
+	if (t->ring && io_uring_sq_ready(t->ring))
+		io_uring_submit(t->ring);
+}
+
 /* Every slot is being written and its completion not reaped yet (that happens at
  * the start of the next loop turn): write this frame at once instead of dropping
  * it. Order holds: a TAP write never blocks, so the writes submitted before were
@@ -118,6 +127,7 @@ static int tap_tx_sync(struct tap *t, const struct pkt *p)
 	ssize_t n;
 
 	tap_vnet_hdr_from_off(&p->off, hdr);
+	tap_submit_prepared(t);
 	n = writev(t->fd, iov, 2);
 	t->sync_writes++;
 	if (n < 0)
@@ -141,6 +151,7 @@ static int tap_tx_inplace(struct tap *t, const struct pkt *p)
 
 	if (t->nqueued)
 		link_flush(&t->link);
+	tap_submit_prepared(t);
 	tap_vnet_hdr_from_off(&p->off, hdr);
 	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
 	iov[1] = (struct iovec){ .iov_base = p->data, .iov_len = p->len - p->ext_len };
@@ -182,8 +193,11 @@ static int tap_flush(struct link *l)
 	uint32_t i;
 	int n;
 
-	if (!t->nqueued)
+	if (!t->nqueued) {
+		if (!t->defer_submit)
+			tap_submit_prepared(t);
 		return 0;
+	}
 	if (!t->ring) { /* no loop yet (start-up): write synchronously */
 		for (i = 0; i < t->nqueued; i++) {
 			uint32_t s = t->queued[i];
@@ -213,8 +227,11 @@ static int tap_flush(struct link *l)
 	n = (int)i;
 	memmove(t->queued, t->queued + i, (t->nqueued - i) * sizeof(t->queued[0]));
 	t->nqueued -= i;
-	/* one submission per loop turn for the whole batch */
-	io_uring_submit(t->ring);
+	/* one submission per loop turn for the whole batch: the loop's own
+	 * io_uring_submit_and_wait() when it said it would (tap_defer_submit),
+	 * saving one io_uring_enter per turn */
+	if (!t->defer_submit)
+		io_uring_submit(t->ring);
 	return n;
 }
 
@@ -241,6 +258,17 @@ void tap_attach_ring(struct link *l, struct io_uring *ring, uint64_t tag)
 {
 	tp(l)->ring = ring;
 	tp(l)->tag = tag;
+	if (!ring)
+		tp(l)->defer_submit = false;
+}
+
+void tap_defer_submit(struct link *l, bool on)
+{
+	struct tap *t = tp(l);
+
+	t->defer_submit = on && t->ring;
+	if (!t->defer_submit)
+		tap_submit_prepared(t);
 }
 
 static void tap_destroy(struct link *l)

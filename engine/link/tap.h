@@ -40,6 +40,10 @@ unsigned tap_offloads(const struct link *l);
 /* Flush submits its writes on this ring; each write's user_data is
  * tag | slot index (tag's low 32 bits zero). */
 void tap_attach_ring(struct link *l, struct io_uring *ring, uint64_t tag);
+/* on: flush only prepares the writes, the loop submits them with its own wait
+ * (one io_uring_enter per turn); frames written directly submit them first.
+ * off: what was prepared is submitted now, and every flush submits. */
+void tap_defer_submit(struct link *l, bool on);
 /* A write completed (res as in the CQE). Returns 0, or -errno when it failed
  * (the caller counts LINK_TX_ERRORS). */
 int tap_tx_complete(struct link *l, uint32_t slot, int res);
