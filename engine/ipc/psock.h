@@ -45,7 +45,8 @@
  * only: a process that kept the memfd itself (the library closes it at once)
  * could read the next socket's bytes, and only a process that could read the
  * other's memory anyway may. The engine zeroes the header page and every ring
- * page that is resident (mincore), or punches the rings out when many are.
+ * page that is resident (mincore), or punches the rings out when many are, or
+ * always while swap is on (a swapped-out page holds bytes but is not resident).
  *
  * Sleeping and waking:
  *  - the application that finds nothing to do increments wait_in / wait_out,

@@ -95,6 +95,8 @@ struct psock_srv {
 	unsigned nspare;
 	bool closing;           /* psock_srv_close: nothing goes back to the pool */
 	unsigned nheld;         /* sockets that keep their memfd open (memfd_of) */
+	bool swap;              /* swap is on: residency (mincore) no longer says written */
+	uint64_t swap_checked;  /* when /proc/swaps was read (eng->now) */
 	uint32_t gen;
 	unsigned count;
 	int map_files;          /* /proc/self/map_files reopens a mapping: 1 yes, -1 no, 0 not tried */
@@ -338,10 +340,27 @@ static bool shm_to_pool(struct psock_srv *srv, struct ps_sock *ps)
 	unsigned char vec[2 * (PSOCK_RING_SIZE / 4096u)];
 	uint8_t *rings = (uint8_t *)ps->shm + PSOCK_HDR_SIZE;
 
-	if (srv->closing || !ps->app_closed || srv->nspare == SHM_SPARE_MAX || npages > sizeof(vec) ||
-	    mincore(rings, npages * 4096u, vec) < 0)
+	if (srv->closing || !ps->app_closed || srv->nspare == SHM_SPARE_MAX || npages > sizeof(vec))
 		return false;
-	for (size_t k = 0; k < npages; k++)
+	if (srv->eng->now - srv->swap_checked >= 1000000000ull || !srv->swap_checked) {
+		/* a page swapped out is not resident, yet holds bytes: with swap
+		 * on, the rings are always punched out (once a second: swapon) */
+		char line[256];
+		FILE *f = fopen("/proc/swaps", "re");
+		int n = 0;
+
+		while (f && fgets(line, sizeof(line), f))
+			n++;
+		if (f)
+			fclose(f);
+		srv->swap = n > 1;
+		srv->swap_checked = srv->eng->now | 1;
+	}
+	if (srv->swap)
+		resident = npages;
+	else if (mincore(rings, npages * 4096u, vec) < 0)
+		return false;
+	for (size_t k = 0; k < npages && !srv->swap; k++)
 		resident += vec[k] & 1;
 	if (resident > SHM_WIPE_PAGES) {
 		if (madvise(rings, npages * 4096u, MADV_REMOVE) < 0)
