@@ -70,6 +70,8 @@ struct ps_sock {
 };
 
 #define HASH_SIZE 4096u
+/* Requests read by one recvmmsg (client_readable). */
+#define CL_BATCH 4
 /* Socket memories kept after a last close for the next socket of the same uid. */
 #define SHM_SPARE_MAX 64u
 /* Ring pages zeroed in place for reuse; a socket that used more is punched out. */
@@ -101,7 +103,7 @@ struct psock_srv {
 	unsigned count;
 	int map_files;          /* /proc/self/map_files reopens a mapping: 1 yes, -1 no, 0 not tried */
 	struct ps_sock *hash[HASH_SIZE];
-	uint8_t msg[IPC_MSG_MAX];
+	uint8_t msg[CL_BATCH][IPC_MSG_MAX];
 	uint8_t out[IPC_MSG_MAX];
 };
 
@@ -133,12 +135,14 @@ static int map_files_open(const struct ps_sock *ps)
 /* Sockets beyond this many hold no fd of their memory: one fd per socket. */
 #define MEMFD_HELD_MAX 64u
 
-/* A new fd of ps's memory for a reply (closed after sending), or -errno. */
-static int memfd_of(struct ps_sock *ps)
+/* An fd of ps's memory for a reply, or -errno: a new one, closed after sending,
+ * or ps's own (*kept true), which the reply only copies. */
+static int memfd_of(struct ps_sock *ps, bool *kept)
 {
 	struct psock_srv *srv = ps->srv;
 	int fd;
 
+	*kept = false;
 	if (ps->memfd < 0)
 		return (fd = map_files_open(ps)) < 0 ? -errno : fd;
 	if (srv->map_files == 0) {
@@ -153,15 +157,17 @@ static int memfd_of(struct ps_sock *ps)
 			log_info("psock: /proc/self/map_files cannot be opened: two fds per socket");
 	}
 	if (srv->map_files > 0 && (ps->memfd_held || srv->nheld < MEMFD_HELD_MAX)) {
-		/* Up to MEMFD_HELD_MAX sockets keep theirs: a dup() here, and the
-		 * memory goes back to the pool with its fd, where reopening it from
-		 * the mapping cost an open() of /proc/self/map_files per connection
-		 * (7 % of the engine at connect, 64 B, close). */
+		/* Up to MEMFD_HELD_MAX sockets keep theirs: the reply carries a
+		 * copy, and the memory goes back to the pool with its fd, where
+		 * reopening it from the mapping cost an open() of
+		 * /proc/self/map_files per connection (7 % of the engine at
+		 * connect, 64 B, close). */
 		if (!ps->memfd_held) {
 			ps->memfd_held = 1;
 			srv->nheld++;
 		}
-		return (fd = dup(ps->memfd)) < 0 ? -errno : fd;
+		*kept = true;
+		return ps->memfd;
 	}
 	if (srv->map_files > 0) {
 		fd = ps->memfd;   /* the reply's now; reopened from the mapping if needed */
@@ -380,7 +386,7 @@ static bool shm_to_pool(struct psock_srv *srv, struct ps_sock *ps)
 }
 
 static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t pid, uid_t uid,
-		  struct ps_sock **out, int *appfd)
+		  bool nonblock, struct ps_sock **out, int *appfd)
 {
 	struct ps_sock *ps = calloc(1, sizeof(*ps));
 	int sv[2] = { -1, -1 }, err;
@@ -395,10 +401,11 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	ps->domain = domain;
 	ps->uid = uid;
 	ps_owner_add(ps, pid);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	/* O_NONBLOCK is the file's (both ends): the application's end gets the
+	 * flag it asked for, ours does not care (MSG_DONTWAIT everywhere) */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0, sv) < 0)
 		goto fail_errno;
-	ps->efd = sv[0];
-	fcntl(ps->efd, F_SETFL, O_NONBLOCK);
+	ps->efd = sv[0];   /* every call on it says MSG_DONTWAIT: no O_NONBLOCK (a system call) */
 	if (fstat(sv[1], &st) < 0)
 		goto fail_errno;
 	ps->ino = st.st_ino;
@@ -615,6 +622,21 @@ static void pump_rx(struct ps_sock *ps, uint64_t now)
 }
 
 /* Move the application's bytes from the send ring to TCP. */
+/* The application's writes are bounded by the one send buffer (tx_end), so TCP's
+ * queue never refuses a byte of the ring and never learns that the writer found
+ * the buffer full (Linux SOCK_NOSPACE), which is what grows the buffer with the
+ * window (tcp_new_space -> tcp_sndbuf_expand): the send buffer of a program on
+ * the library stayed at its first 64 KiB (engine chargen: 3 MB), and a streaming
+ * writer woke for every 64 KiB. Say so when the ring emptied into a full queue:
+ * a send into it takes nothing and only marks the writer as blocked. */
+static void pump_tx_full(struct ps_sock *ps, uint64_t now)
+{
+	static const uint8_t none;
+
+	if (!tcp_send_space(ps->tcp))
+		(void)tcp_send(ps->tcp, &none, 1, 0, now);
+}
+
 static void pump_tx(struct ps_sock *ps, uint64_t now)
 {
 	struct psock_shm *sh = ps->shm;
@@ -627,6 +649,7 @@ static void pump_tx(struct ps_sock *ps, uint64_t now)
 		ssize_t n;
 
 		if (!used) {
+			pump_tx_full(ps, now);
 			atomic_store(&sh->eng_tx_idle, 1);
 			if (atomic_load(&sh->tx.head) == tail)
 				return;
@@ -802,6 +825,7 @@ struct req {
 	const uint8_t *p;
 	struct ps_sock *ps;       /* the placeholder's socket, or NULL */
 	int rfds[2], nrfds;       /* fds to send with the reply */
+	unsigned rfds_kept;       /* bit i: rfds[i] is the socket's own (not closed after) */
 	int linger_fd;            /* PSOCK_LINGER's second fd, -1 once taken */
 	uint8_t *out;
 	size_t outlen;
@@ -823,24 +847,26 @@ static int do_socket(struct req *r)
 	struct tcp_sock *tcp;
 	struct ps_sock *ps;
 	int err, appfd;
+	bool kept;
 
 	if (want_len(r, sizeof(q)))
 		return -EINVAL;
 	memcpy(&q, r->p, sizeof(q));
-	if ((q.domain != AF_INET && q.domain != AF_INET6) || q.type != SOCK_STREAM ||
+	if ((q.domain != AF_INET && q.domain != AF_INET6) || (q.type & ~SOCK_NONBLOCK) != SOCK_STREAM ||
 	    (q.protocol != 0 && q.protocol != IPPROTO_TCP))
 		return -EPROTONOSUPPORT;
 	tcp = tcp_sock_new(r->srv->eng);
 	if (!tcp)
 		return -ENOMEM;
-	err = ps_new(r->srv, tcp, q.domain, r->c->pid, r->c->uid, &ps, &appfd);
+	err = ps_new(r->srv, tcp, q.domain, r->c->pid, r->c->uid, q.type & SOCK_NONBLOCK, &ps, &appfd);
 	if (err) {
 		tcp_close(tcp, r->srv->eng->now);
 		return err;
 	}
 	publish(ps);
 	r->rfds[0] = appfd;
-	r->rfds[1] = memfd_of(ps);
+	r->rfds[1] = memfd_of(ps, &kept);
+	r->rfds_kept = kept ? 2u : 0;
 	r->nrfds = 2;
 	if (r->rfds[1] < 0)
 		return r->rfds[1];   /* the placeholder's close is the socket's last close */
@@ -855,14 +881,20 @@ static int do_accept(struct req *r)
 	struct tcp_sock *child;
 	struct psock_names nm = { 0 };
 	int err, appfd;
+	int32_t flags = 0;
+	bool kept;
 
+	if (r->h.len != 0 && want_len(r, sizeof(flags)))
+		return -EINVAL;
+	if (r->h.len)
+		memcpy(&flags, r->p, sizeof(flags));
 	if (!lis->listening)
 		return -EINVAL;
 	err = tcp_accept(lis->tcp, &child);
 	publish(lis);
 	if (err)
 		return err;
-	err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, &ps, &appfd);
+	err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, flags & SOCK_NONBLOCK, &ps, &appfd);
 	if (err) {
 		tcp_close(child, r->srv->eng->now);
 		return err == -ENOMEM ? -ENOBUFS : err;
@@ -873,7 +905,8 @@ static int do_accept(struct req *r)
 	nm.info.domain = ps->domain;
 	ps_pump(ps);   /* data or a FIN may be queued already */
 	r->rfds[0] = appfd;
-	r->rfds[1] = memfd_of(ps);
+	r->rfds[1] = memfd_of(ps, &kept);
+	r->rfds_kept = kept ? 2u : 0;
 	r->nrfds = 2;
 	if (r->rfds[1] < 0)
 		return r->rfds[1];   /* the placeholder's close is the socket's last close */
@@ -888,6 +921,7 @@ static int do_request(struct req *r)
 	uint64_t now = r->srv->eng->now;
 	int32_t v;
 	int err;
+	bool kept;
 
 	if (r->h.type == PSOCK_SOCKET)
 		return do_socket(r);
@@ -895,7 +929,8 @@ static int do_request(struct req *r)
 		return -ENOTSOCK;
 	switch (r->h.type) {
 	case PSOCK_ATTACH:
-		r->rfds[0] = memfd_of(ps);
+		r->rfds[0] = memfd_of(ps, &kept);
+		r->rfds_kept = kept ? 1u : 0;
 		r->nrfds = 1;
 		if (r->rfds[0] < 0)
 			return r->rfds[0];
@@ -1061,17 +1096,18 @@ static int send_reply(int fd, const struct ipc_hdr *req, int status, const void 
 	return 0;
 }
 
-static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *fds, int nfds)
+static void client_message(struct psock_srv *srv, uint32_t ci, const uint8_t *msg, size_t len,
+			   int *fds, int nfds)
 {
 	struct ps_client *c = &srv->cl[ci];
 	struct req r = { .srv = srv, .c = c, .out = srv->out, .rfds = { -1, -1 }, .linger_fd = -1 };
 	int status;
 	struct stat st;
 
-	if (ipc_parse(srv->msg, len, &r.h, &r.p) < 0) {
+	if (ipc_parse(msg, len, &r.h, &r.p) < 0) {
 		struct ipc_hdr bad = { 0 };
 		if (len >= IPC_HDR_LEN)
-			memcpy(&bad, srv->msg, IPC_HDR_LEN);
+			memcpy(&bad, msg, IPC_HDR_LEN);
 		send_reply(c->fd, &bad, -EINVAL, NULL, 0, NULL, 0);
 		goto out;
 	}
@@ -1101,7 +1137,7 @@ static void client_message(struct psock_srv *srv, uint32_t ci, size_t len, int *
 	    send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, status < 0 ? 0 : r.nrfds) < 0)
 		log_debug("psock: reply to pid %d lost", (int)c->pid);
 	for (int i = 0; i < r.nrfds; i++)
-		if (r.rfds[i] >= 0)
+		if (r.rfds[i] >= 0 && !(r.rfds_kept & (1u << i)))
 			close(r.rfds[i]);
 	if (r.linger_fd >= 0)
 		close(r.linger_fd);
@@ -1112,34 +1148,54 @@ out:
 
 static void client_readable(struct psock_srv *srv, uint32_t ci)
 {
+	union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u[CL_BATCH];
+	struct iovec iov[CL_BATCH];
+	struct mmsghdr mm[CL_BATCH];
+
 	for (;;) {
-		union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
-		struct iovec iov = { srv->msg, sizeof(srv->msg) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-				     .msg_controllen = sizeof(u.buf) };
-		int fds[8], nfds = 0;
-		ssize_t n;
+		int n;
 
 		if (srv->cl[ci].fd < 0)
 			return;
-		n = recvmsg(srv->cl[ci].fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		for (int k = 0; k < CL_BATCH; k++) {
+			iov[k] = (struct iovec){ srv->msg[k], sizeof(srv->msg[k]) };
+			mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[k], .msg_iovlen = 1,
+							       .msg_control = u[k].buf,
+							       .msg_controllen = sizeof(u[k].buf) } };
+		}
+		/* the requests waiting in one system call: recvmmsg stops at the
+		 * first EAGAIN after a message (a second recvmsg per wake-up only
+		 * heard EAGAIN) */
+		n = recvmmsg(srv->cl[ci].fd, mm, CL_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-				for (int i = 0; i < k && nfds < 8; i++)
-					memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			}
-		if (n <= 0) {
-			for (int i = 0; i < nfds; i++)
-				close(fds[i]);
+		if (n < 0) {
 			client_drop(srv, ci);
 			return;
 		}
-		client_message(srv, ci, (size_t)n, fds, nfds);
+		for (int k = 0; k < n; k++) {
+			struct msghdr *mh = &mm[k].msg_hdr;
+			int fds[8], nfds = 0;
+
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+					int c = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+					for (int i = 0; i < c && nfds < 8; i++)
+						memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				}
+			/* a message of 0 bytes is the end of the connection */
+			if (srv->cl[ci].fd < 0 || !mm[k].msg_len) {
+				for (int i = 0; i < nfds; i++)
+					close(fds[i]);
+				client_drop(srv, ci);
+				continue;
+			}
+			client_message(srv, ci, srv->msg[k], mm[k].msg_len, fds, nfds);
+		}
+		if (n < CL_BATCH)
+			return;
 	}
 }
 
