@@ -207,7 +207,7 @@ static void no_engine_msg(int err)
 
 EXPORT int socket(int domain, int type, int protocol)
 {
-	struct psock_socket_req q = { domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol };
+	struct psock_socket_req q = { domain, type & ~SOCK_CLOEXEC, protocol };
 	struct pl_reply rep;
 	struct psock_info info;
 	int r, fd;
@@ -234,8 +234,7 @@ EXPORT int socket(int domain, int type, int protocol)
 	 * as socket() gives */
 	if (!(type & SOCK_CLOEXEC))
 		real_fcntl(fd, F_SETFD, 0);
-	if (type & SOCK_NONBLOCK)
-		real_fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK);
+	/* O_NONBLOCK: the engine made the placeholder so (psock.h) */
 	if (!pl__attach(fd, rep.fds[1], &info)) {
 		pl__rep_close_fds(&rep);
 		return set_errno(ENOMEM);
@@ -361,7 +360,10 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 			r = 0;
 			rep.status = -EAGAIN;
 		} else {
-			r = pl__call(PSOCK_ACCEPT, fd, NULL, 0, &rep);
+			/* the new placeholder comes O_NONBLOCK if asked (psock.h) */
+			int32_t fl = flags & SOCK_NONBLOCK;
+
+			r = pl__call(PSOCK_ACCEPT, fd, &fl, sizeof(fl), &rep);
 		}
 		if (r == -ENETDOWN || r == -ECONNRESET) {
 			/* the engine is gone (DESIGN decision 8): this accept fails with
@@ -398,8 +400,6 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 	nfd = rep.fds[0];
 	if (!(flags & SOCK_CLOEXEC))
 		real_fcntl(nfd, F_SETFD, 0);
-	if (flags & SOCK_NONBLOCK)
-		real_fcntl(nfd, F_SETFL, O_RDWR | O_NONBLOCK);
 	c = pl__attach(nfd, rep.fds[1], &nm.info);
 	real_close(rep.fds[1]);
 	if (!c) {

@@ -172,7 +172,10 @@ enum psock_type {
 	PSOCK_ATTACH      = 65, /* -> psock_info, fds [memfd]; -ENOTSOCK: not one of ours */
 	PSOCK_BIND        = 66, /* psock_addr -> empty */
 	PSOCK_LISTEN      = 67, /* int32 backlog -> empty */
-	PSOCK_ACCEPT      = 68, /* -> psock_info + peer in psock_names, fds [placeholder, memfd] */
+	PSOCK_ACCEPT      = 68, /* [int32 flags] -> psock_info + peer in psock_names, fds
+				   [placeholder, memfd]; flags SOCK_NONBLOCK: the
+				   placeholder comes O_NONBLOCK (accept4's flag, without
+				   an fcntl() after) */
 	PSOCK_CONNECT     = 69, /* psock_addr -> empty (-EINPROGRESS, -EISCONN ...) */
 	PSOCK_SHUTDOWN    = 70, /* int32 how -> empty */
 	PSOCK_SETSOCKOPT  = 71, /* psock_opt + value -> empty */
@@ -194,7 +197,8 @@ enum psock_type {
 #define PSOCK_F_NOREPLY 0x100u
 
 struct psock_socket_req {
-	int32_t domain, type, protocol;  /* type without SOCK_NONBLOCK/CLOEXEC */
+	int32_t domain, type, protocol;  /* type without SOCK_CLOEXEC; with SOCK_NONBLOCK the
+					    placeholder comes O_NONBLOCK */
 };
 
 struct psock_info {

@@ -299,6 +299,20 @@ int main(int argc, char **argv)
 	struct pollfd lp = { .fd = lfd, .events = POLLIN };
 	c = poll(&lp, 1, 2000) == 1 ? accept(lfd, NULL, NULL) : -1;
 	CHECK("accept_after_eagain", c >= 0, "c=%d", c);
+	CHECK("accept_blocking_flag", c >= 0 && !(fcntl(c, F_GETFL) & O_NONBLOCK),
+	      "accept() of a non-blocking listener gave a non-blocking socket");
+	int nb = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), bl = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK("socket_nonblock_flag", (fcntl(nb, F_GETFL) & O_NONBLOCK) && !(fcntl(bl, F_GETFL) & O_NONBLOCK),
+	      "flags %#x %#x", fcntl(nb, F_GETFL), fcntl(bl, F_GETFL));
+	close(nb);
+	close(bl);
+	int cl2 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(cl2, (struct sockaddr *)&lo, sizeof(lo));
+	int c2 = poll(&lp, 1, 2000) == 1 ? accept4(lfd, NULL, NULL, SOCK_NONBLOCK) : -1;
+	CHECK("accept4_nonblock_flag", c2 >= 0 && (fcntl(c2, F_GETFL) & O_NONBLOCK) &&
+	      recv(c2, buf, 1, 0) == -1 && errno == EAGAIN, "c2=%d", c2);
+	close(c2);
+	close(cl2);
 	int on = 1, off = 0, got[4] = { -1, -1, -1, -1 };
 	socklen_t gl = sizeof(int);
 	r = setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) |
