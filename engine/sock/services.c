@@ -39,6 +39,9 @@ static const struct {
  * and nothing more is readable. It cannot be shared: tcp_recv() and tcp_send()
  * run other connections' callbacks before they return. */
 #define SVC_BUF 16384u
+/* Buffers of idle echo connections kept for the next reader, so that a
+ * request/response connection does not allocate and free 16 KiB per exchange. */
+#define SVC_POOL 16
 /* Discard reads and chargen writes in chunks of one TSO frame: each tcp_send()
  * runs tcp_output(), so a 16 KiB chunk left the engine as a 16 KiB frame (a
  * quarter of what one TAP write can carry) and cost four TAP writes per 64 KiB;
@@ -72,6 +75,8 @@ struct sock_services {
 	struct svc_listener lis[SVC__MAX];
 	struct svc_conn head;            /* list sentinel */
 	unsigned nconns;
+	uint8_t *pool[SVC_POOL];         /* free echo buffers */
+	unsigned npool;
 	uint8_t scratch[SVC_CHUNK];      /* discard and chargen read into it */
 	/* the chargen cycle followed by SVC_CHUNK more bytes of it, so that any chunk
 	 * of up to SVC_CHUNK bytes starting anywhere in the cycle is contiguous */
@@ -109,12 +114,25 @@ static void conn_close(struct svc_conn *c, const char *why, int err)
 	c->closed = 1;
 }
 
+static uint8_t *buf_get(struct sock_services *svcs)
+{
+	return svcs->npool ? svcs->pool[--svcs->npool] : malloc(SVC_BUF);
+}
+
+static void buf_put(struct sock_services *svcs, uint8_t *b)
+{
+	if (b && svcs->npool < SVC_POOL)
+		svcs->pool[svcs->npool++] = b;
+	else
+		free(b);
+}
+
 static void conn_free(struct svc_conn *c)
 {
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	c->svcs->nconns--;
-	free(c->buf);
+	buf_put(c->svcs, c->buf);
 	free(c);
 }
 
@@ -137,12 +155,12 @@ static void echo_step(struct svc_conn *c)
 				c->off = c->len = 0;
 			continue;
 		}
-		if (!c->buf && !(c->buf = malloc(SVC_BUF)))
+		if (!c->buf && !(c->buf = buf_get(c->svcs)))
 			{ conn_close(c, "recv", -ENOMEM); return; }
 		n = tcp_recv(c->s, c->buf, SVC_BUF, 0, now);
 		if (n == -EAGAIN) {
 			/* idle: nothing owed, nothing to read */
-			free(c->buf);
+			buf_put(c->svcs, c->buf);
 			c->buf = NULL;
 			return;
 		}
@@ -386,6 +404,8 @@ void sock_svc_stop(struct eng *eng, uint64_t now)
 		conn_close(c, "stopping", 0);
 		conn_free(c);
 	}
+	while (svcs->npool)
+		free(svcs->pool[--svcs->npool]);
 	free(svcs);
 	eng->svc = NULL;
 }
