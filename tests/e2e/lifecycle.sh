@@ -56,6 +56,10 @@ check "the TAP exists in the namespace, up, with $E2E_KADDR/24"
 out=$(in_ns ip -o -4 addr show dev "$E2E_TAP" 2>&1) || cfail "no $E2E_TAP in $E2E_NS: $out"
 grep -q "inet $E2E_KADDR/24" <<<"$out" || cfail "address: $out"
 in_ns ip -o link show dev "$E2E_TAP" | grep -q '[<,]UP[,>]' || cfail "$E2E_TAP is not up"
+
+check "the TAP queues 16384 frames towards the engine (a burst of 10 000 requests fits)"
+in_ns ip -o link show dev "$E2E_TAP" | grep -q ' qlen 16384' ||
+	cfail "qlen: $(in_ns ip -o link show dev "$E2E_TAP")"
 pass
 
 check "the TAP is not in the parent namespace"
