@@ -1,4 +1,4 @@
-/* test_stream.c - bulk receive on tapsock against a fast kernel sender: the receive window reopens whenever the program drains the shared ring, whatever the reading pattern (RFC 9293 3.8.6.2.2 window updates; poll(2), epoll(7), recv(2)).
+/* test_stream.c - bulk receive on tapsock against a fast kernel sender: the receive window reopens whenever the program drains the shared ring, whatever the reading pattern (RFC 9293 3.8.6.2.2 window updates; poll(2), epoll(7), recv(2)); and bulk send: the send buffer grows as Linux's.
  *
  * A kernel peer sends 20 MB as fast as it can; the tapsock reader drains in bursts
  * and pauses now and then, so that the receive ring and TCP's queue behind it
@@ -170,6 +170,59 @@ Test(stream, blocking_reader_with_pauses_gets_all_20_mb)
 Test(stream, epoll_et_reader_with_pauses_gets_all_20_mb)
 {
 	drain(BY_EPOLL_ET, 262144, 2u << 20, 30);
+}
+
+/* ---- a tapsock writer against a fast kernel reader ---- */
+
+static void *read_all(void *arg)
+{
+	struct sender *s = arg;
+	static uint8_t buf[1 << 18];
+	ssize_t r;
+
+	while ((r = read(s->kfd, buf, sizeof(buf))) > 0) {
+		check_bytes(buf, (size_t)r, s->sent);
+		s->sent += (size_t)r;
+	}
+	s->err = r < 0 ? errno : 0;
+	return NULL;
+}
+
+/* The send buffer grows with the window as Linux's (tcp_new_space ->
+ * tcp_sndbuf_expand, when the writer found it full). The program's writes are
+ * bounded by the send buffer before they reach TCP, so the engine must tell TCP
+ * that the writer was blocked: without it the buffer stayed at its first size
+ * and a streaming writer woke for every 64 KiB. */
+Test(stream, writer_send_buffer_grows_with_the_window)
+{
+	int kfd, fd = t_connect_pair(&kfd, 0);
+	struct sender r = { .kfd = kfd };
+	static uint8_t buf[1 << 20];
+	int sndbuf0 = 0, sndbuf = 0;
+	socklen_t len = sizeof(sndbuf0);
+	size_t sent = 0;
+	pthread_t th;
+
+	cr_assert(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf0, &len) == 0);
+	cr_assert(pthread_create(&th, NULL, read_all, &r) == 0);
+	while (sent < TOTAL) {
+		size_t n = TOTAL - sent < sizeof(buf) ? TOTAL - sent : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pat(sent + i);
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		cr_assert(w > 0, "send: %s after %zu bytes", strerror(errno), sent);
+		sent += (size_t)w;
+	}
+	len = sizeof(sndbuf);
+	cr_assert(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0);
+	shutdown(fd, SHUT_WR);
+	pthread_join(th, NULL);
+	cr_expect_eq(r.err, 0, "reader: %s", strerror(r.err));
+	cr_expect_eq(r.sent, TOTAL, "the kernel read %zu bytes, expected %u", r.sent, TOTAL);
+	cr_expect_gt(sndbuf, 2 * sndbuf0, "SO_SNDBUF %d after 20 MB, %d at first", sndbuf, sndbuf0);
+	cr_log_info("SO_SNDBUF %d -> %d", sndbuf0, sndbuf);
+	close(fd);
+	close(kfd);
 }
 
 /* ---- the end of the stream after our own shutdown(SHUT_WR) (nc -N) ---- */
