@@ -45,7 +45,6 @@ struct tap {
 	uint32_t free_stack[TAP_TX_SLOTS], nfree;
 	uint32_t queued[TAP_TX_SLOTS], nqueued;
 	uint64_t sync_writes;       /* frames written directly: the pool was full */
-	uint64_t inplace_writes;    /* frames written directly from their payload spans */
 	bool defer_submit;          /* the loop submits the prepared writes itself */
 };
 
@@ -158,7 +157,6 @@ static int tap_tx_inplace(struct tap *t, const struct pkt *p)
 	for (uint32_t i = 0; i < p->next && i < 2; i++)
 		iov[n++] = p->ext[i];
 	w = writev(t->fd, iov, (int)n);
-	t->inplace_writes++;
 	if (w < 0)
 		return -errno;
 	return (size_t)w == want ? 0 : -EIO;
@@ -250,7 +248,6 @@ int tap_tx_complete(struct link *l, uint32_t slot, int res)
 }
 
 uint64_t tap_sync_writes(const struct link *l) { return ((const struct tap *)l)->sync_writes; }
-uint64_t tap_inplace_writes(const struct link *l) { return ((const struct tap *)l)->inplace_writes; }
 int tap_fd(const struct link *l) { return ((const struct tap *)l)->fd; }
 unsigned tap_offloads(const struct link *l) { return ((const struct tap *)l)->offloads; }
 

@@ -49,8 +49,6 @@ void tap_defer_submit(struct link *l, bool on);
 int tap_tx_complete(struct link *l, uint32_t slot, int res);
 /* Frames written with a plain writev() because every pool slot was busy. */
 uint64_t tap_sync_writes(const struct link *l);
-/* Frames written with writev() straight from their payload spans (pkt->ext). */
-uint64_t tap_inplace_writes(const struct link *l);
 
 /* Strip the virtio-net header of a received buffer. DROP_NONE and the Ethernet
  * frame in *frame, *flen with LINK_RX_ flags in *rxflags, or DROP_LINK_BAD_VNET_HDR. */
