@@ -44,9 +44,13 @@
  * the kernel unmaps at exec, and at exit before it closes the files. The same uid
  * only: a process that kept the memfd itself (the library closes it at once)
  * could read the next socket's bytes, and only a process that could read the
- * other's memory anyway may. The engine zeroes the header page and every ring
- * page that is resident (mincore), or punches the rings out when many are, or
- * always while swap is on (a swapped-out page holds bytes but is not resident).
+ * other's memory anyway may. The engine zeroes the header page and, of each
+ * ring, the pages below its counters ([0, max(head, tail)), all of it once a
+ * counter reached the ring's end): in place when few, punched out when many or
+ * while swap is on. Only the counters are trusted: bytes a program stored past
+ * the head it published (its own writes into the mapping, or a process killed
+ * between copying into the send ring and publishing head) may stay, and go to
+ * the next socket of the same uid only, which could read that memory anyway.
  *
  * Sleeping and waking:
  *  - the application that finds nothing to do increments wait_in / wait_out,

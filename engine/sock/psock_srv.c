@@ -66,7 +66,8 @@ struct ps_sock {
 	int linger_fd;          /* PSOCK_LINGER: closed when the lingering close is done */
 	uint32_t npids, cappids;
 	unsigned listening : 1, connecting : 1, eof : 1, shut_wr_pending : 1, app_closed : 1,
-		 busy : 1, again : 1, memfd_held : 1;
+		 busy : 1, again : 1, memfd_held : 1,
+		 rx_wrapped : 1, tx_wrapped : 1;  /* a ring's counter reached its end (ring_pages) */
 };
 
 #define HASH_SIZE 4096u
@@ -333,24 +334,51 @@ static int shm_from_pool(struct psock_srv *srv, struct ps_sock *ps)
 	return -1;
 }
 
+/* Pages of a ring that may hold bytes: [0, what was ever produced or consumed),
+ * or all of them once a counter reached the end (sticky: a free-running u32
+ * back at a small value has wrapped). What a program writes past head itself is
+ * not counted (psock.h "Reuse"). */
+static size_t ring_pages(const struct psock_ring *r, bool wrapped)
+{
+	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint32_t hi = head > tail ? head : tail;
+
+	if (wrapped || hi >= PSOCK_RING_SIZE)
+		return PSOCK_RING_SIZE / 4096u;
+	return (hi + 4095u) / 4096u;
+}
+
+/* Zero a ring's first npages pages: in place when few (they stay allocated and
+ * mapped here), else given back to the kernel (MADV_REMOVE punches them out of
+ * the memfd; they come back zeroed when touched). */
+static int ring_wipe(uint8_t *ring, size_t npages, bool punch)
+{
+	if (!npages)
+		return 0;
+	if (punch || npages > SHM_WIPE_PAGES)
+		return madvise(ring, npages * 4096u, MADV_REMOVE) < 0 ? -errno : 0;
+	memset(ring, 0, npages * 4096u);
+	return 0;
+}
+
 /* Make ps's memory as a fresh memfd's (zero) and keep it for the next socket of
  * the same uid: true when kept. Only after the application's last close: by the
  * library's contract every process unmapped it before closing its last copy of
- * the placeholder (psock.h "Reuse"). The rings' pages that hold anything are the
- * resident ones (mincore): a few are zeroed in place (they stay allocated and
- * mapped here), more are given back to the kernel (MADV_REMOVE punches them out
- * of the memfd; they come back zeroed when touched). */
+ * the placeholder (psock.h "Reuse"). The rings' counters say which pages were
+ * written (ring_pages): no mincore() over 128 pages per connection (6 % of the
+ * engine at connect, 64 B, close). */
 static bool shm_to_pool(struct psock_srv *srv, struct ps_sock *ps)
 {
-	size_t size = shm_total(), npages = (size - PSOCK_HDR_SIZE) / 4096u, resident = 0;
-	unsigned char vec[2 * (PSOCK_RING_SIZE / 4096u)];
-	uint8_t *rings = (uint8_t *)ps->shm + PSOCK_HDR_SIZE;
+	struct psock_shm *sh = ps->shm;
+	size_t rxp, txp;
 
-	if (srv->closing || !ps->app_closed || srv->nspare == SHM_SPARE_MAX || npages > sizeof(vec))
+	if (srv->closing || !ps->app_closed || srv->nspare == SHM_SPARE_MAX)
 		return false;
 	if (srv->eng->now - srv->swap_checked >= 1000000000ull || !srv->swap_checked) {
-		/* a page swapped out is not resident, yet holds bytes: with swap
-		 * on, the rings are always punched out (once a second: swapon) */
+		/* with swap on, the rings are punched out rather than zeroed: a
+		 * swapped-out page would be read back only to be zeroed (once a
+		 * second: swapon) */
 		char line[256];
 		FILE *f = fopen("/proc/swaps", "re");
 		int n = 0;
@@ -362,23 +390,12 @@ static bool shm_to_pool(struct psock_srv *srv, struct ps_sock *ps)
 		srv->swap = n > 1;
 		srv->swap_checked = srv->eng->now | 1;
 	}
-	if (srv->swap)
-		resident = npages;
-	else if (mincore(rings, npages * 4096u, vec) < 0)
+	rxp = ring_pages(&sh->rx, ps->rx_wrapped);
+	txp = ring_pages(&sh->tx, ps->tx_wrapped);
+	if (ring_wipe(ps->rx, rxp, srv->swap || rxp + txp > SHM_WIPE_PAGES) < 0 ||
+	    ring_wipe(ps->tx, txp, srv->swap || rxp + txp > SHM_WIPE_PAGES) < 0)
 		return false;
-	for (size_t k = 0; k < npages && !srv->swap; k++)
-		resident += vec[k] & 1;
-	if (resident > SHM_WIPE_PAGES) {
-		if (madvise(rings, npages * 4096u, MADV_REMOVE) < 0)
-			return false;
-	} else {
-		for (size_t k = 0; k < npages && resident; k++)
-			if (vec[k] & 1) {
-				memset(rings + k * 4096u, 0, 4096u);
-				resident--;
-			}
-	}
-	memset(ps->shm, 0, PSOCK_HDR_SIZE);
+	memset(sh, 0, PSOCK_HDR_SIZE);
 	srv->spare[srv->nspare++] = (struct shm_spare){ ps->shm, ps->memfd, ps->uid };
 	ps->shm = NULL;
 	ps->memfd = -1;
@@ -613,6 +630,8 @@ static void pump_rx(struct ps_sock *ps, uint64_t now)
 		n = tcp_recv(ps->tcp, ps->rx + off, chunk, 0, now);
 		if (n > 0) {
 			atomic_store_explicit(&sh->rx.head, head + (uint32_t)n, memory_order_release);
+			if (head + (uint32_t)n >= size)
+				ps->rx_wrapped = 1;
 			continue;
 		}
 		if (n == 0)
@@ -664,6 +683,8 @@ static void pump_tx(struct ps_sock *ps, uint64_t now)
 		n = tcp_send(ps->tcp, ps->tx + off, chunk, fl, now);
 		if (n > 0) {
 			atomic_store_explicit(&sh->tx.tail, tail + (uint32_t)n, memory_order_release);
+			if (tail + (uint32_t)n >= size)
+				ps->tx_wrapped = 1;
 			continue;
 		}
 		if (n == -EAGAIN)
@@ -676,6 +697,8 @@ static void pump_tx(struct ps_sock *ps, uint64_t now)
 				atomic_store(&sh->so_error, e);
 		}
 		atomic_store_explicit(&sh->tx.tail, tail + used, memory_order_release);
+		if (tail + used >= size)
+			ps->tx_wrapped = 1;
 	}
 }
 

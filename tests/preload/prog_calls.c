@@ -341,6 +341,9 @@ int main(int argc, char **argv)
 	reused = 0;
 	why = pool_check(250000, &reused);
 	CHECK("pool_reuse_large_wiped", !why && reused, "%s, reused %d", why ? why : "-", reused);
+	reused = 0;
+	why = pool_check(300000, &reused);   /* both rings wrapped (256 KiB each) */
+	CHECK("pool_reuse_wrapped_wiped", !why && reused, "%s, reused %d", why ? why : "-", reused);
 
 	/* exec: the socket survives exec (no CLOEXEC) and is found again */
 	fd = connected(&kaddr);
