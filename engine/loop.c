@@ -532,6 +532,9 @@ int loop_run(struct loop *lp)
 		ps_accept_arm(lp);
 		if (lp->spin_max_ns && spin(lp))
 			continue;
+		/* nothing else to do: sockets for the next burst of accepts */
+		if (lp->p.psock)
+			psock_srv_idle(lp->p.psock);
 		/* the only place the loop sleeps */
 		uint64_t t0 = lp->spin_max_ns ? loop_now() : 0;
 		r = io_uring_submit_and_wait(&lp->ring, 1);

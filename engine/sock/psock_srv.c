@@ -78,6 +78,25 @@ struct ps_sock {
 /* Ring pages zeroed in place for reuse; a socket that used more is punched out. */
 #define SHM_WIPE_PAGES 16u
 
+/* Placeholder pairs and fresh memories made while the loop had nothing else to
+ * do (psock_srv_idle), taken by a burst of socket() / accept(): each is a
+ * socketpair + fstat, or a memfd_create + ftruncate + mmap + first faults, that
+ * the request no longer waits for. Bounded: PREP_MAX of each, released at
+ * psock_srv_close. */
+#define PREP_MAX 32u
+/* Made per idle turn: the loop goes to sleep soon after, a burst waits less. */
+#define PREP_TURN 8u
+
+struct prep_pair {
+	int efd, appfd;         /* ours, and the application's (blocking) */
+	ino_t ino;              /* the application's end */
+};
+
+struct prep_mem {
+	struct psock_shm *shm;
+	int memfd;
+};
+
 struct shm_spare {
 	struct psock_shm *shm;
 	int memfd;              /* -1 when it is reopened from the mapping (memfd_of) */
@@ -96,6 +115,9 @@ struct psock_srv {
 	uint32_t nfree;
 	struct shm_spare spare[SHM_SPARE_MAX];  /* psock.h "Reuse" */
 	unsigned nspare;
+	struct prep_pair pairs[PREP_MAX];       /* psock_srv_idle */
+	struct prep_mem mems[PREP_MAX];
+	unsigned npairs, nmems;
 	bool closing;           /* psock_srv_close: nothing goes back to the pool */
 	unsigned nheld;         /* sockets that keep their memfd open (memfd_of) */
 	bool swap;              /* swap is on: residency (mincore) no longer says written */
@@ -402,6 +424,63 @@ static bool shm_to_pool(struct psock_srv *srv, struct ps_sock *ps)
 	return true;
 }
 
+/* A new socket memory: 0 (*shm mapped, *memfd), or -1 with errno. */
+static int shm_fresh(struct psock_shm **shm, int *memfd)
+{
+	size_t size = shm_total();
+	void *p;
+	int fd = memfd_create("tapsock-socket", MFD_CLOEXEC), e;
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*shm = p;
+	*memfd = fd;
+	return 0;
+}
+
+/* Prepare what the next sockets take (struct prep_pair, prep_mem), a few per
+ * call: the loop calls it before it sleeps. */
+void psock_srv_idle(struct psock_srv *srv)
+{
+	unsigned made = 0;
+
+	while (srv->npairs < PREP_MAX && made < PREP_TURN && !srv->closing) {
+		struct prep_pair *pp = &srv->pairs[srv->npairs];
+		int sv[2];
+		struct stat st;
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return;
+		if (fstat(sv[1], &st) < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			return;
+		}
+		*pp = (struct prep_pair){ sv[0], sv[1], st.st_ino };
+		srv->npairs++;
+		made++;
+	}
+	/* a memory of the pool (shm_spare) is taken first: fresh ones only while
+	 * it is empty (sockets only open, as in a burst of connections) */
+	while (srv->nmems < PREP_MAX && made < PREP_TURN && !srv->closing && !srv->nspare) {
+		struct prep_mem *m = &srv->mems[srv->nmems];
+
+		if (shm_fresh(&m->shm, &m->memfd) < 0)
+			return;
+		/* the header page is written by ps_new at once: its fault here */
+		memset(m->shm, 0, 64);
+		srv->nmems++;
+		made++;
+	}
+}
+
 static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t pid, uid_t uid,
 		  bool nonblock, struct ps_sock **out, int *appfd)
 {
@@ -418,23 +497,32 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	ps->domain = domain;
 	ps->uid = uid;
 	ps_owner_add(ps, pid);
-	/* O_NONBLOCK is the file's (both ends): the application's end gets the
-	 * flag it asked for, ours does not care (MSG_DONTWAIT everywhere) */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0, sv) < 0)
-		goto fail_errno;
+	if (srv->npairs) {
+		struct prep_pair *pp = &srv->pairs[--srv->npairs];
+
+		sv[0] = pp->efd;
+		sv[1] = pp->appfd;
+		ps->ino = pp->ino;
+		/* O_NONBLOCK is the file's: the application's end gets the flag it
+		 * asked for (a prepared pair has none) */
+		if (nonblock && fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0)
+			goto fail_errno;
+	} else {
+		/* O_NONBLOCK is the file's (both ends): the application's end gets the
+		 * flag it asked for, ours does not care (MSG_DONTWAIT everywhere) */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0, sv) < 0)
+			goto fail_errno;
+		if (fstat(sv[1], &st) < 0)
+			goto fail_errno;
+		ps->ino = st.st_ino;
+	}
 	ps->efd = sv[0];   /* every call on it says MSG_DONTWAIT: no O_NONBLOCK (a system call) */
-	if (fstat(sv[1], &st) < 0)
-		goto fail_errno;
-	ps->ino = st.st_ino;
 	if (shm_from_pool(srv, ps) < 0) {
-		ps->memfd = memfd_create("tapsock-socket", MFD_CLOEXEC);
-		if (ps->memfd < 0 || ftruncate(ps->memfd, (off_t)size) < 0)
+		if (srv->nmems) {
+			ps->shm = srv->mems[--srv->nmems].shm;
+			ps->memfd = srv->mems[srv->nmems].memfd;
+		} else if (shm_fresh(&ps->shm, &ps->memfd) < 0)
 			goto fail_errno;
-		ps->shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ps->memfd, 0);
-		if (ps->shm == MAP_FAILED) {
-			ps->shm = NULL;
-			goto fail_errno;
-		}
 	}
 	ps->shm->magic = PSOCK_SHM_MAGIC;
 	ps->shm->version = PSOCK_VERSION;
@@ -1259,6 +1347,15 @@ void psock_srv_close(struct psock_srv *srv)
 		ps_tcp_close(ps);
 		ps_free(ps);
 	}
+	for (unsigned k = 0; k < srv->npairs; k++) {
+		close(srv->pairs[k].efd);
+		close(srv->pairs[k].appfd);
+	}
+	for (unsigned k = 0; k < srv->nmems; k++) {
+		close(srv->mems[k].memfd);
+		munmap(srv->mems[k].shm, shm_total());
+	}
+	srv->npairs = srv->nmems = 0;
 	for (unsigned k = 0; k < srv->nspare; k++) {
 		if (srv->spare[k].memfd >= 0)
 			close(srv->spare[k].memfd);

@@ -29,6 +29,9 @@ void psock_srv_set_watch(struct psock_srv *srv, const struct psock_srv_watch *w)
 int psock_srv_listen_fd(const struct psock_srv *srv);
 /* A connection accepted on the listening socket (one per process). */
 void psock_srv_accept(struct psock_srv *srv, int fd);
+/* The loop has nothing to do before it sleeps: prepare a few placeholder pairs
+ * and memories for the next sockets (bounded). */
+void psock_srv_idle(struct psock_srv *srv);
 /* The fd watched under key is readable (or hung up). `ended`: the watch ended and
  * must be posted again if the fd is still in use. */
 void psock_srv_event(struct psock_srv *srv, uint64_t key, bool ended);
