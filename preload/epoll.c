@@ -106,6 +106,41 @@ static struct ep **reg;         /* by epoll fd number */
 static int reg_cap;
 static atomic_int reg_count;    /* epoll fds with state here: 0 = all pass through */
 static uint64_t tag_hi;         /* high half of our data words */
+
+/* How many instances hold fd as an item, by fd number: a close() of an fd no
+ * instance holds (most of them) returns without scanning every instance
+ * (pl_epoll_forget). Chunks are made on first use and never freed; a count is
+ * changed under its instance's lock, read without one (a close racing an
+ * EPOLL_CTL_ADD of the same fd is a race in the program, as with the kernel). */
+#define HELD_CHUNK 4096
+#define HELD_CHUNKS 1024        /* fds up to 4M: the rest are always scanned */
+static _Atomic(atomic_uint *) held[HELD_CHUNKS];
+
+/* The count of fd, made when `make`; NULL past the table or out of memory. */
+static atomic_uint *held_at(int fd, bool make)
+{
+	atomic_uint *c, *n;
+
+	if (fd < 0 || fd / HELD_CHUNK >= HELD_CHUNKS)
+		return NULL;
+	c = atomic_load(&held[fd / HELD_CHUNK]);
+	if (!c && make && (n = calloc(HELD_CHUNK, sizeof(*n)))) {
+		if (atomic_compare_exchange_strong(&held[fd / HELD_CHUNK], &c, n))
+			c = n;
+		else
+			free(n);   /* another thread made it first: c is its */
+	}
+	return c ? &c[fd % HELD_CHUNK] : NULL;
+}
+
+/* Might an instance hold fd as an item? */
+static bool held_maybe(int fd)
+{
+	if (fd >= 0 && fd / HELD_CHUNK >= HELD_CHUNKS)
+		return true;
+	atomic_uint *c = held_at(fd, false);
+	return c && atomic_load(c) != 0;
+}
 static pthread_once_t tag_once = PTHREAD_ONCE_INIT;
 
 static void tag_init(void)
@@ -189,6 +224,9 @@ static void item_drop(struct ep *ep, struct ep_item *it)
 	rdy_remove(ep, it);
 	item_disarm(it);
 	ep->items[it->fd] = NULL;
+	atomic_uint *h = held_at(it->fd, false);
+	if (h)
+		atomic_fetch_sub(h, 1);
 	pl_sock_put(it->s);
 	free(it);
 	/* the last tapsock item gone: the wake-up eventfd goes too, so that the
@@ -334,8 +372,9 @@ void pl_epoll_forget(int fd)
 		reg[fd] = NULL;
 		atomic_fetch_sub(&reg_count, 1);
 	}
-	/* the instances that hold fd as an item, with a reference each */
-	for (int i = 0; i < reg_cap; i++) {
+	/* the instances that hold fd as an item, with a reference each (none:
+	 * no scan, the common close) */
+	for (int i = 0; i < reg_cap && held_maybe(fd); i++) {
 		if (reg[i] && fd < reg[i]->cap && reg[i]->items[fd]) {
 			struct ep **m = realloc(eps, (size_t)(n + 1) * sizeof(*m));
 			if (!m)
@@ -531,8 +570,11 @@ static int ep_ctl_sock(int epfd, int op, int fd, struct epoll_event *ev, struct 
 		ep->items = n;
 		ep->cap = cap;
 	}
-	if (!(it = calloc(1, sizeof(*it))))
+	atomic_uint *h = held_at(fd, true);
+	if ((!h && fd / HELD_CHUNK < HELD_CHUNKS) || !(it = calloc(1, sizeof(*it))))
 		goto nomem;
+	if (h)
+		atomic_fetch_add(h, 1);
 	it->fd = fd;
 	it->s = s;
 	atomic_fetch_add(&s->refs, 1);  /* the item's own reference */

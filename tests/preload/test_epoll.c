@@ -329,6 +329,44 @@ Test(epoll, ctl_rules)
 	close(kfd);
 }
 
+/* close() drops the socket from every instance that holds it and from no other
+ * (the library counts, per fd number, the instances that hold it: a close of an
+ * fd none holds skips them), also when the number comes back for a new socket. */
+Test(epoll, close_forgets_in_every_instance)
+{
+	int k1, k2, k3, s1 = t_connect_pair(&k1, 0), s2 = t_connect_pair(&k2, 0), s3;
+	int ep1 = epoll_create1(0), ep2 = epoll_create1(0);
+	uint64_t d = 0;
+
+	cr_assert_eq(ep_add(ep1, s1, EPOLLIN, 1), 0);
+	cr_assert_eq(ep_add(ep2, s1, EPOLLIN, 1), 0);
+	cr_assert_eq(ep_add(ep1, s2, EPOLLIN, 2), 0);
+	kwrite(k1, "a");
+	kwrite(k2, "b");
+	await_bytes(s1, 1);
+	await_bytes(s2, 1);
+	close(s1);
+	cr_assert_eq(wait1(ep1, 1000, &d), EPOLLIN);
+	cr_assert_eq(d, 2, "the socket left in the set is %llu", (unsigned long long)d);
+	cr_assert_eq(wait1(ep2, 100, NULL), 0, "a closed socket is still reported");
+	s3 = t_connect_pair(&k3, 0);
+	cr_assert_eq(ep_add(ep2, s3, EPOLLIN, 3), 0);
+	kwrite(k3, "c");
+	await_bytes(s3, 1);
+	cr_assert_eq(epoll_ctl(ep1, EPOLL_CTL_DEL, s2, NULL), 0);
+	close(s2);   /* in no instance now */
+	cr_assert_eq(wait1(ep1, 100, NULL), 0);
+	cr_assert_eq(wait1(ep2, 1000, &d), EPOLLIN);
+	cr_assert_eq(d, 3);
+	close(s3);
+	cr_assert_eq(wait1(ep2, 100, NULL), 0, "a closed socket is still reported");
+	close(ep1);
+	close(ep2);
+	close(k1);
+	close(k2);
+	close(k3);
+}
+
 struct waiter {
 	int ep;
 	int n;
