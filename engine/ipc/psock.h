@@ -34,7 +34,7 @@
  * acquire loads. Several application threads or processes that use one socket at
  * once serialise among themselves (the preload takes a lock in the shared memory).
  *
- * Reuse: the engine keeps a socket's memory after its last close (a few per uid)
+ * Reuse: the engine keeps a socket's memory after its last close (up to 64 in all)
  * and gives it, zeroed, to the next socket a process of the same uid creates or
  * accepts: no memfd, ftruncate, mmap, munmap and fresh pages per connection. It
  * is safe because every process unmaps a socket's memory BEFORE it closes its
