@@ -131,6 +131,7 @@ struct psock_srv {
 };
 
 static void ps_pump(struct ps_sock *ps);
+static uint32_t rx_direct(void *arg, const void *data, uint32_t len);
 static void ps_free(struct ps_sock *ps);
 static int owner_fd(pid_t pid, ino_t ino);
 
@@ -565,6 +566,7 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	srv->count++;
 	ps->tcp = tcp;
 	tcp_sock_set_cb(tcp, tcp_cb, ps);
+	tcp_sock_set_rx(tcp, rx_direct, ps);
 	watch(srv, ps->efd, KEY(0, ps->gen, i));
 	*out = ps;
 	*appfd = sv[1];
@@ -633,6 +635,7 @@ static void ps_tcp_close(struct ps_sock *ps)
 		return;
 	ps->tcp = NULL;
 	tcp_sock_set_cb(tcp, NULL, NULL);
+	tcp_sock_set_rx(tcp, NULL, NULL);
 	if (psock_ring_used(&ps->shm->rx)) {
 		/* Linux tcp_close(): "As outlined in RFC 2525, section 2.17, we send a
 		 * RST here because data was lost" -- bytes in our receive ring were
@@ -686,6 +689,37 @@ static void send_token(struct ps_sock *ps)
 }
 
 /* Move received bytes into the receive ring. */
+/* TCP's in-order data straight into the receive ring while TCP holds nothing
+ * before it (tcp_sock_set_rx): the same bytes pump_rx would move a moment later,
+ * without first copying them into TCP's queue. The counters are the application's
+ * to change too: a ring that looks over-full takes nothing (pump_rx's rule). */
+static uint32_t rx_direct(void *arg, const void *data, uint32_t len)
+{
+	struct ps_sock *ps = arg;
+	struct psock_shm *sh = ps->shm;
+	uint32_t size = sh->rx_size, head, used, room, done = 0;
+
+	if (ps->app_closed)
+		return 0;
+	head = atomic_load_explicit(&sh->rx.head, memory_order_relaxed);
+	used = head - atomic_load_explicit(&sh->rx.tail, memory_order_acquire);
+	if (used >= size)
+		return 0;
+	room = size - used < len ? size - used : len;
+	while (done < room) {
+		uint32_t off = (head + done) & (size - 1), chunk = room - done;
+
+		if (chunk > size - off)
+			chunk = size - off;
+		memcpy(ps->rx + off, (const uint8_t *)data + done, chunk);
+		done += chunk;
+	}
+	atomic_store_explicit(&sh->rx.head, head + done, memory_order_release);
+	if (head + done >= size)
+		ps->rx_wrapped = 1;
+	return done;
+}
+
 static void pump_rx(struct ps_sock *ps, uint64_t now)
 {
 	struct psock_shm *sh = ps->shm;

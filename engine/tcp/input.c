@@ -752,9 +752,20 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 	}
 	*fin_end = seq + len;
 	if (seq == tp->rcv_nxt) {
-		int n = ring_write(&tp->rcv, data, len);
 		bool had_ofo = !tcp_ofo_empty(&tp->ofo);
+		uint32_t taken = 0;
+		int n;
 
+		/* a reader that takes the bytes itself gets them first while nothing
+		 * is queued before them (tcp_sock_set_rx): in order, one copy */
+		if (tp->rx_fn && !had_ofo && !ring_len(&tp->rcv) &&
+		    !(tp->flags & TF_ORPHAN) && !(tp->shut & SHUT_F_RCV)) {
+			taken = tp->rx_fn(tp->rx_arg, data, len);
+			if (taken > len)
+				taken = len;
+		}
+		n = taken < len ? ring_write(&tp->rcv, data + taken, len - taken) : 0;
+		n = (n > 0 ? n : 0) + (int)taken;
 		if (n <= 0) {
 			/* zero window (Linux: TCPZEROWINDOWDROP, out_of_window) */
 			tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
@@ -781,6 +792,8 @@ static enum drop_reason process_text(struct tcp_sock *tp, const struct tcp_seg *
 		tcp_event_data_recv(tp, now);
 		tcp_rcv_rtt_measure(tp, now);
 		tcp_ack_snd_check(tp, now);
+		if (taken)
+			tcp_rcv_consumed(tp, taken, now);
 		tcp_wake(tp);
 		return r;
 	}

@@ -254,6 +254,12 @@ void tcp_sock_set_cb(struct tcp_sock *tp, tcp_event_fn fn, void *arg)
 	tp->cb_arg = arg;
 }
 
+void tcp_sock_set_rx(struct tcp_sock *tp, tcp_rx_fn fn, void *arg)
+{
+	tp->rx_fn = fn;
+	tp->rx_arg = arg;
+}
+
 
 struct pick_ctx {
 	struct tcp_sock *tp;
@@ -597,6 +603,12 @@ static void window_update(struct tcp_sock *tp, uint64_t now)
 		tp->flags |= TF_ACKNOW;
 		tcp_output(tp, now);
 	}
+}
+
+void tcp_rcv_consumed(struct tcp_sock *tp, uint32_t n, uint64_t now)
+{
+	tcp_rcv_space_adjust(tp, n, now);
+	window_update(tp, now);
 }
 
 ssize_t tcp_recv(struct tcp_sock *tp, void *buf, size_t len, int flags, uint64_t now)

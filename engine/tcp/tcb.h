@@ -232,6 +232,8 @@ struct tcp_sock {
 
 	tcp_event_fn cb;
 	void *cb_arg;
+	tcp_rx_fn rx_fn;         /* tcp_sock_set_rx: a reader that takes data itself */
+	void *rx_arg;
 	struct tcp_sock *wake_next;
 };
 
@@ -385,6 +387,9 @@ void tcp_set_xmit_timer(struct tcp_sock *tp, uint64_t now);
 void tcp_send_loss_probe(struct tcp_sock *tp, uint64_t now);
 /* The application read `n` bytes: grow the receive buffer (Linux tcp_rcv_space_adjust). */
 void tcp_rcv_space_adjust(struct tcp_sock *tp, uint32_t n, uint64_t now);
+/* `n` bytes went to the reader without being queued (tcp_sock_set_rx): counted
+ * as tcp_recv() counts what it reads. */
+void tcp_rcv_consumed(struct tcp_sock *tp, uint32_t n, uint64_t now);
 /* In-order data arrived: the receiver's RTT estimate (Linux tcp_rcv_rtt_measure). */
 void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now);
 

@@ -33,6 +33,17 @@ typedef void (*tcp_event_fn)(struct tcp_sock *s, unsigned events, void *arg);
 struct tcp_sock *tcp_sock_new(struct eng *eng);
 void tcp_sock_set_cb(struct tcp_sock *s, tcp_event_fn fn, void *arg);
 
+/* A reader that takes received bytes itself (the socket server's shared receive
+ * ring): in-order data that arrives while TCP's own receive queue and its
+ * out-of-order queue are empty is offered to fn first, which copies what it can
+ * take, in order, and returns that count; the rest is queued as usual and read
+ * with tcp_recv(). Bytes taken count as read at once (receive-buffer autotuning,
+ * the ACK or window update tcp_recv() would send), so the reader saves one copy
+ * of every byte and sees no other difference. Never called after tcp_close() or
+ * once the socket is shut for reading; NULL turns it off. */
+typedef uint32_t (*tcp_rx_fn)(void *arg, const void *data, uint32_t len);
+void tcp_sock_set_rx(struct tcp_sock *s, tcp_rx_fn fn, void *arg);
+
 /* addr 0 = INADDR_ANY, port 0 = an ephemeral port (RFC 6056, 32768-60999).
  * -EINVAL already bound, -EADDRINUSE (SO_REUSEADDR relaxes it as on Linux),
  * -EADDRNOTAVAIL not our address. */

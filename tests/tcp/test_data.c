@@ -309,3 +309,86 @@ Test(tcp_data, head_resend_advances_snd_max)
 	cr_assert_eq(tp->snd_una, F.iss + 1 + 1000, "acked, not dropped as unsent");
 	cr_assert_eq(fx_drops(DROP_TCP_BAD_ACK), 0);
 }
+
+/* A reader that takes bytes itself (tcp_sock_set_rx): a small buffer, so that
+ * part of a segment stays in TCP's queue. */
+struct direct_reader {
+	uint8_t buf[64];
+	uint32_t len, cap, calls;
+};
+
+static uint32_t direct_take(void *arg, const void *data, uint32_t len)
+{
+	struct direct_reader *d = arg;
+	uint32_t n = d->cap - d->len < len ? d->cap - d->len : len;
+
+	d->calls++;
+	memcpy(d->buf + d->len, data, n);
+	d->len += n;
+	return n;
+}
+
+Test(tcp_data, direct_reader_takes_in_order_data_then_queue_keeps_the_order)
+{
+	struct direct_reader d = { .cap = 4 };
+	char b[16];
+	const struct tcp_seg *o;
+
+	fx_established();
+	tcp_sock_set_rx(F.s, direct_take, &d);
+	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "abcdef", .len = 6), DROP_NONE);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->ack, PISS + 7, "every byte acknowledged, taken or queued");
+	cr_assert_eq(d.len, 4);
+	cr_assert_eq(memcmp(d.buf, "abcd", 4), 0);
+	/* "ef" waits in TCP's queue: the next segment must queue behind it, not
+	 * reach the reader before it */
+	d.cap = 64;
+	F.p_seq += 6;
+	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "gh", .len = 2), DROP_NONE);
+	cr_assert_eq(d.calls, 1, "not offered while older bytes are queued");
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), 4);
+	cr_assert_eq(memcmp(b, "efgh", 4), 0);
+	/* queue empty again: the reader gets the next segment whole */
+	F.p_seq += 2;
+	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "ij", .len = 2), DROP_NONE);
+	cr_assert_eq(d.len, 6);
+	cr_assert_eq(memcmp(d.buf + 4, "ij", 2), 0);
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), -EAGAIN);
+}
+
+Test(tcp_data, direct_reader_not_offered_out_of_order_data)
+{
+	struct direct_reader d = { .cap = 64 };
+	char b[16];
+
+	fx_established();
+	tcp_sock_set_rx(F.s, direct_take, &d);
+	cr_assert_eq(seg(.seq = PISS + 4, .data = "def", .len = 3), DROP_NONE);
+	expect_out(TH_ACK);
+	cr_assert_eq(d.calls, 0);
+	/* the gap filled: the out-of-order bytes are queued, so the filler queues
+	 * too (the reader would otherwise get "abc" and TCP keep "def" behind it,
+	 * which is the right order, but only by luck) */
+	cr_assert_eq(seg(.data = "abc", .len = 3), DROP_NONE);
+	cr_assert_eq(d.calls, 0);
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), 6);
+	cr_assert_eq(memcmp(b, "abcdef", 6), 0);
+}
+
+Test(tcp_data, direct_reader_full_leaves_window_as_queue_says)
+{
+	struct direct_reader d = { .cap = 0 };
+	const struct tcp_seg *o;
+	char b[16];
+
+	fx_established();
+	tcp_sock_set_rx(F.s, direct_take, &d);
+	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "hello", .len = 5), DROP_NONE);
+	o = expect_out(TH_ACK);
+	cr_assert_eq(o->ack, PISS + 6);
+	cr_assert_eq(d.calls, 1);
+	cr_assert(tcp_sock_events(F.s) & POLLIN, "the bytes the reader refused are readable");
+	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), 5);
+	cr_assert_eq(memcmp(b, "hello", 5), 0);
+}
