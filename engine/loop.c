@@ -530,6 +530,8 @@ int loop_run(struct loop *lp)
 		sig_arm(lp);
 		accept_arm(lp);
 		ps_accept_arm(lp);
+		if (lp->p.psock && psock_srv_relook(lp->p.psock))
+			continue;
 		if (lp->spin_max_ns && spin(lp))
 			continue;
 		/* nothing else to do: sockets for the next burst of accepts */

@@ -60,7 +60,10 @@
  *    placeholder first, then stores tok_pending = 0, then looks again.
  *  - the engine that finds the send ring empty sets eng_tx_idle = 1 (and looks
  *    again); the application that adds bytes exchanges eng_tx_idle with 0 and rings
- *    the doorbell only when it was 1. Likewise eng_rx_full: the engine could not
+ *    the doorbell only when it was 1. The engine may also turn it back to 0 itself
+ *    when it sends a token (a woken program often answers at once): it then owes the
+ *    socket one more look at its send ring before it sleeps, which ends as every
+ *    look at an empty ring does, with eng_tx_idle = 1 and a look again. Likewise eng_rx_full: the engine could not
  *    move received bytes because the ring was full; the reader that makes room
  *    rings the doorbell.
  * Both sides order "publish, then look at the other side's flag" with sequentially

@@ -73,6 +73,8 @@ struct ps_sock {
 #define HASH_SIZE 4096u
 /* Requests read by one recvmmsg (client_readable). */
 #define CL_BATCH 4
+/* Sockets a turn's tokens may promise a last look at (psock_srv_relook). */
+#define RELOOK_MAX 256u
 /* Socket memories kept after a last close for the next socket of the same uid. */
 #define SHM_SPARE_MAX 64u
 /* Ring pages zeroed in place for reuse; a socket that used more is punched out. */
@@ -119,6 +121,12 @@ struct psock_srv {
 	struct prep_mem mems[PREP_MAX];
 	unsigned npairs, nmems;
 	bool closing;           /* psock_srv_close: nothing goes back to the pool */
+	/* Sockets whose eng_tx_idle a token cleared: the engine looks at their send
+	 * rings once more before it sleeps (psock_srv_relook). */
+	struct { uint32_t idx, gen; } relook[RELOOK_MAX];
+	unsigned nrelook;
+	bool relooking;
+	uint64_t tx_moved;      /* pump_tx calls that moved bytes (psock_srv_relook) */
 	unsigned nheld;         /* sockets that keep their memfd open (memfd_of) */
 	bool swap;              /* swap is on: residency (mincore) no longer says written */
 	uint64_t swap_checked;  /* when /proc/swaps was read (eng->now) */
@@ -679,13 +687,45 @@ static void ps_app_closed(struct ps_sock *ps)
 
 static void send_token(struct ps_sock *ps)
 {
+	struct psock_srv *srv = ps->srv;
 	char t = PSOCK_MSG_TOKEN;
 
 	if (ps->efd < 0)
 		return;
-	if (atomic_exchange(&ps->shm->tok_pending, 1) == 0)
-		if (send(ps->efd, &t, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
-			log_debug("psock: token: %s", strerror(errno));
+	if (atomic_exchange(&ps->shm->tok_pending, 1) != 0)
+		return;
+	/* A woken program often answers at once, while the engine is still in
+	 * this turn (it preempted the engine, or runs on another CPU): with its
+	 * doorbell off it writes without a message over the placeholder, and the
+	 * engine looks at the send ring before it sleeps (psock_srv_relook), where
+	 * pump_tx sets the doorbell back with the usual Dekker look. */
+	if (!srv->relooking && srv->nrelook < RELOOK_MAX && !ps->listening &&
+	    atomic_exchange(&ps->shm->eng_tx_idle, 0)) {
+		srv->relook[srv->nrelook].idx = ps->idx;
+		srv->relook[srv->nrelook].gen = ps->gen;
+		srv->nrelook++;
+	}
+	if (send(ps->efd, &t, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+		log_debug("psock: token: %s", strerror(errno));
+}
+
+bool psock_srv_relook(struct psock_srv *srv)
+{
+	uint64_t moved = srv->tx_moved;
+	unsigned n = srv->nrelook;
+
+	srv->relooking = true;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t idx = srv->relook[i].idx;
+		struct ps_sock *ps = idx < srv->nsocks ? srv->socks[idx] : NULL;
+
+		/* a socket freed since has no doorbell to restore */
+		if (ps && ps->gen == srv->relook[i].gen)
+			ps_pump(ps);
+	}
+	srv->nrelook = 0;
+	srv->relooking = false;
+	return srv->tx_moved != moved;
 }
 
 /* Move received bytes into the receive ring. */
@@ -804,6 +844,7 @@ static void pump_tx(struct ps_sock *ps, uint64_t now)
 					  atomic_load(&sh->tx_more_head) == tail + used) ? MSG_MORE : 0;
 		n = tcp_send(ps->tcp, ps->tx + off, chunk, fl, now);
 		if (n > 0) {
+			ps->srv->tx_moved++;
 			atomic_store_explicit(&sh->tx.tail, tail + (uint32_t)n, memory_order_release);
 			if (tail + (uint32_t)n >= size)
 				ps->tx_wrapped = 1;

@@ -32,6 +32,10 @@ void psock_srv_accept(struct psock_srv *srv, int fd);
 /* The loop has nothing to do before it sleeps: prepare a few placeholder pairs
  * and memories for the next sockets (bounded). */
 void psock_srv_idle(struct psock_srv *srv);
+/* Before the loop sleeps: the send rings of the sockets this turn's tokens woke
+ * (their doorbell was turned off, psock.h). True when bytes moved: the loop goes
+ * round again instead of sleeping (timers and writes of the new output). */
+bool psock_srv_relook(struct psock_srv *srv);
 /* The fd watched under key is readable (or hung up). `ended`: the watch ended and
  * must be posted again if the fd is still in use. */
 void psock_srv_event(struct psock_srv *srv, uint64_t key, bool ended);
