@@ -140,6 +140,7 @@ struct psock_srv {
 
 static void ps_pump(struct ps_sock *ps);
 static uint32_t rx_direct(void *arg, const void *data, uint32_t len);
+static void pump_tx(struct ps_sock *ps, uint64_t now);
 static void ps_free(struct ps_sock *ps);
 static int owner_fd(pid_t pid, ino_t ino);
 
@@ -719,8 +720,17 @@ bool psock_srv_relook(struct psock_srv *srv)
 		uint32_t idx = srv->relook[i].idx;
 		struct ps_sock *ps = idx < srv->nsocks ? srv->socks[idx] : NULL;
 
-		/* a socket freed since has no doorbell to restore */
-		if (ps && ps->gen == srv->relook[i].gen)
+		uint64_t before = srv->tx_moved;
+
+		/* a socket freed since has no doorbell to restore; a closing one is
+		 * pumped by its close */
+		if (!ps || ps->gen != srv->relook[i].gen || !ps->tcp || ps->app_closed || ps->busy)
+			continue;
+		pump_tx(ps, srv->eng->now);
+		/* published only when bytes moved, as a doorbell's pump would: a
+		 * publication with nothing new would send a waiter a token, which
+		 * epoll reports as a new edge (EPOLLET) */
+		if (srv->tx_moved != before)
 			ps_pump(ps);
 	}
 	srv->nrelook = 0;
