@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/spin.h"
 #include "base/time.h"
 #include "eng.h"
 #include "ipc/ipc_server.h"
@@ -424,17 +425,7 @@ static void reap(struct loop *lp)
  * polled files (the TAP, the placeholders) run as task work in our own context
  * (COOP_TASKRUN): IORING_SQ_TASKRUN says they are there, and io_uring_get_events()
  * runs them without sleeping. */
-#define SPIN_MIN_NS 5000u
 #define SPIN_PS_TURNS 256
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 static bool work_waiting(struct loop *lp)
 {
@@ -451,7 +442,7 @@ static bool work_waiting(struct loop *lp)
 /* true: completions are waiting, no need to sleep */
 static bool spin(struct loop *lp)
 {
-	uint64_t t0, t;
+	uint64_t t0;
 	uint32_t b = lp->spin_ns;
 
 	/* Programs on the preload library rang lately: they run on these same few
@@ -466,9 +457,7 @@ static bool spin(struct loop *lp)
 	for (unsigned i = 1;; i++) {
 		if (work_waiting(lp)) {
 			lp->st.spin_hits++;
-			t = 2 * (loop_now() - t0);
-			if (t > b)
-				lp->spin_ns = t > lp->spin_max_ns ? lp->spin_max_ns : (uint32_t)t;
+			lp->spin_ns = spin_after_hit(b, loop_now() - t0, lp->spin_max_ns);
 			return true;
 		}
 		for (int k = 0; k < 16; k++)
@@ -479,27 +468,14 @@ static bool spin(struct loop *lp)
 		if (loop_now() - t0 >= b)
 			break;
 	}
-	b /= 4;
-	lp->spin_ns = b < SPIN_MIN_NS / 2 ? 0 : b;
+	lp->spin_ns = spin_after_miss(b);
 	return false;
 }
 
 static void spin_slept(struct loop *lp, uint64_t t0)
 {
-	uint64_t d = loop_now() - t0;
-
-	if (!lp->spin_max_ns)
-		return;
-	if (d >= lp->spin_max_ns) {
-		lp->spin_ns = 0;
-		return;
-	}
-	d += d / 2;
-	if (d < SPIN_MIN_NS)
-		d = SPIN_MIN_NS;
-	if (d < 2ull * lp->spin_ns)
-		d = 2ull * lp->spin_ns;
-	lp->spin_ns = d > lp->spin_max_ns ? lp->spin_max_ns : (uint32_t)d;
+	if (lp->spin_max_ns)
+		lp->spin_ns = spin_after_sleep(lp->spin_ns, loop_now() - t0, lp->spin_max_ns);
 }
 
 int loop_run(struct loop *lp)

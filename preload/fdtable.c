@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/spin.h"
 #include "preload/pl_int.h"
 
 /* The kernel's fs.nr_open default: fds never go beyond. The table is reserved, not
@@ -328,30 +329,21 @@ static uint64_t mono_ns(void)
 /* ---- adaptive polling (pl.h) ---- */
 
 uint32_t pl_spin_max_ns = PL_SPIN_US_DEFAULT * 1000u;
-/* The first budget after a short sleep: a spin shorter than a wake-up's cost
- * rarely catches anything. */
-#define SPIN_MIN_NS 5000u
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 uint64_t pl_spin_now(void) { return mono_ns(); }
 
-static uint32_t spin_cap(uint64_t ns)
+/* The budget's rules are base/spin.h's, shared with the engine's loop; a budget
+ * that does not change is not stored (other threads read its cache line). */
+static void spin_store(_Atomic uint32_t *budget, uint32_t old, uint32_t b)
 {
-	return ns > pl_spin_max_ns ? pl_spin_max_ns : (uint32_t)ns;
+	if (b != old)
+		atomic_store_explicit(budget, b, memory_order_relaxed);
 }
 
 unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg)
 {
 	uint32_t b = atomic_load_explicit(budget, memory_order_relaxed);
-	uint64_t t0, t;
+	uint64_t t0;
 	unsigned r;
 
 	if (!b || !pl_spin_max_ns)
@@ -359,10 +351,7 @@ unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg)
 	t0 = mono_ns();
 	for (unsigned i = 1;; i++) {
 		if ((r = ready(arg))) {
-			/* caught it: keep room for twice this wait */
-			t = 2 * (mono_ns() - t0);
-			if (t > b)
-				atomic_store_explicit(budget, spin_cap(t), memory_order_relaxed);
+			spin_store(budget, b, spin_after_hit(b, mono_ns() - t0, pl_spin_max_ns));
 			return r;
 		}
 		for (int k = 0; k < 16; k++)
@@ -374,35 +363,18 @@ unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg)
 		if (mono_ns() - t0 >= b)
 			break;
 	}
-	/* ran out: a quarter next time, soon nothing (long waits never spin) */
-	b /= 4;
-	atomic_store_explicit(budget, b < SPIN_MIN_NS / 2 ? 0 : b, memory_order_relaxed);
+	spin_store(budget, b, spin_after_miss(b));
 	return 0;
 }
 
 void pl_spin_slept(_Atomic uint32_t *budget, uint64_t t0)
 {
-	uint64_t d;
 	uint32_t b;
 
 	if (!pl_spin_max_ns)
 		return;
-	d = mono_ns() - t0;
 	b = atomic_load_explicit(budget, memory_order_relaxed);
-	if (d >= pl_spin_max_ns) {
-		/* a long wait: spinning would not have caught it */
-		if (b)
-			atomic_store_explicit(budget, 0, memory_order_relaxed);
-		return;
-	}
-	/* ended soon after we slept (a wake-up's cost included): spinning a
-	 * little longer than this sleep would have caught it */
-	d += d / 2;
-	if (d < SPIN_MIN_NS)
-		d = SPIN_MIN_NS;
-	if (d < 2ull * b)
-		d = 2ull * b;
-	atomic_store_explicit(budget, spin_cap(d), memory_order_relaxed);
+	spin_store(budget, b, spin_after_sleep(b, mono_ns() - t0, pl_spin_max_ns));
 }
 
 struct spin_sock { struct pl_sock *s; unsigned want; };

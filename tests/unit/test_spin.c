@@ -1,0 +1,36 @@
+/* test_spin.c - the adaptive polling budget (base/spin.h), shared by the engine's loop and the preload library. */
+#include <criterion/criterion.h>
+
+#include "base/spin.h"
+
+#define MAX 50000u
+
+Test(spin, a_hit_keeps_room_for_twice_the_wait)
+{
+	cr_assert_eq(spin_after_hit(10000, 8000, MAX), 16000);
+	cr_assert_eq(spin_after_hit(10000, 3000, MAX), 10000, "never shrinks on a hit");
+	cr_assert_eq(spin_after_hit(10000, 40000, MAX), MAX, "capped");
+}
+
+Test(spin, misses_fall_to_zero)
+{
+	uint32_t b = MAX;
+	int n = 0;
+
+	while (b) {
+		b = spin_after_miss(b);
+		n++;
+	}
+	cr_assert_eq(spin_after_miss(12000), 3000);
+	cr_assert_eq(spin_after_miss(9000), 0, "below half the minimum: off");
+	cr_assert_leq(n, 4, "a few misses turn it off (%d)", n);
+}
+
+Test(spin, a_short_sleep_grows_a_long_one_turns_off)
+{
+	cr_assert_eq(spin_after_sleep(0, 1000, MAX), SPIN_MIN_NS, "at least the minimum");
+	cr_assert_eq(spin_after_sleep(0, 10000, MAX), 15000, "a little more than the sleep");
+	cr_assert_eq(spin_after_sleep(12000, 10000, MAX), 24000, "at least twice the budget");
+	cr_assert_eq(spin_after_sleep(20000, 40000, MAX), MAX, "capped");
+	cr_assert_eq(spin_after_sleep(20000, MAX, MAX), 0, "longer than the cap: off");
+}
