@@ -739,23 +739,38 @@ bool psock_srv_relook(struct psock_srv *srv)
 }
 
 /* Move received bytes into the receive ring. */
+/* The receive ring as the engine fills it: the free room from `*head` on (0 when
+ * the counters, which the application may change too, look over-full), and the
+ * publication of n more bytes. */
+static uint32_t rx_room(const struct ps_sock *ps, uint32_t *head)
+{
+	struct psock_shm *sh = ps->shm;
+	uint32_t used;
+
+	*head = atomic_load_explicit(&sh->rx.head, memory_order_relaxed);
+	used = *head - atomic_load_explicit(&sh->rx.tail, memory_order_acquire);
+	return used >= sh->rx_size ? 0 : sh->rx_size - used;
+}
+
+static void rx_produced(struct ps_sock *ps, uint32_t head, uint32_t n)
+{
+	atomic_store_explicit(&ps->shm->rx.head, head + n, memory_order_release);
+	if (head + n >= ps->shm->rx_size)
+		ps->rx_wrapped = 1;
+}
+
 /* TCP's in-order data straight into the receive ring while TCP holds nothing
  * before it (tcp_sock_set_rx): the same bytes pump_rx would move a moment later,
- * without first copying them into TCP's queue. The counters are the application's
- * to change too: a ring that looks over-full takes nothing (pump_rx's rule). */
+ * without first copying them into TCP's queue. */
 static uint32_t rx_direct(void *arg, const void *data, uint32_t len)
 {
 	struct ps_sock *ps = arg;
-	struct psock_shm *sh = ps->shm;
-	uint32_t size = sh->rx_size, head, used, room, done = 0;
+	uint32_t size = ps->shm->rx_size, head, room, done = 0;
 
-	if (ps->app_closed)
+	if (ps->app_closed || !(room = rx_room(ps, &head)))
 		return 0;
-	head = atomic_load_explicit(&sh->rx.head, memory_order_relaxed);
-	used = head - atomic_load_explicit(&sh->rx.tail, memory_order_acquire);
-	if (used >= size)
-		return 0;
-	room = size - used < len ? size - used : len;
+	if (room > len)
+		room = len;
 	while (done < room) {
 		uint32_t off = (head + done) & (size - 1), chunk = room - done;
 
@@ -764,9 +779,7 @@ static uint32_t rx_direct(void *arg, const void *data, uint32_t len)
 		memcpy(ps->rx + off, (const uint8_t *)data + done, chunk);
 		done += chunk;
 	}
-	atomic_store_explicit(&sh->rx.head, head + done, memory_order_release);
-	if (head + done >= size)
-		ps->rx_wrapped = 1;
+	rx_produced(ps, head, done);
 	return done;
 }
 
@@ -776,12 +789,11 @@ static void pump_rx(struct ps_sock *ps, uint64_t now)
 	uint32_t size = sh->rx_size;
 
 	for (;;) {
-		uint32_t head = atomic_load_explicit(&sh->rx.head, memory_order_relaxed);
-		uint32_t used = head - atomic_load_explicit(&sh->rx.tail, memory_order_acquire);
+		uint32_t head, room = rx_room(ps, &head);
 		uint32_t off = head & (size - 1), chunk;
 		ssize_t n;
 
-		if (used >= size) {
+		if (!room) {
 			/* nothing more to move: no bytes, and no FIN or error behind
 			 * them either (a FIN that came while the ring was full is
 			 * noticed only when the reader makes room and rings) */
@@ -796,14 +808,10 @@ static void pump_rx(struct ps_sock *ps, uint64_t now)
 			atomic_store(&sh->eng_rx_full, 0);
 			continue;
 		}
-		chunk = size - used;
-		if (chunk > size - off)
-			chunk = size - off;
+		chunk = room < size - off ? room : size - off;
 		n = tcp_recv(ps->tcp, ps->rx + off, chunk, 0, now);
 		if (n > 0) {
-			atomic_store_explicit(&sh->rx.head, head + (uint32_t)n, memory_order_release);
-			if (head + (uint32_t)n >= size)
-				ps->rx_wrapped = 1;
+			rx_produced(ps, head, (uint32_t)n);
 			continue;
 		}
 		if (n == 0)
@@ -812,14 +820,6 @@ static void pump_rx(struct ps_sock *ps, uint64_t now)
 	}
 }
 
-/* Move the application's bytes from the send ring to TCP. */
-/* The application's writes are bounded by the one send buffer (tx_end), so TCP's
- * queue never refuses a byte of the ring and never learns that the writer found
- * the buffer full (Linux SOCK_NOSPACE), which is what grows the buffer with the
- * window (tcp_new_space -> tcp_sndbuf_expand): the send buffer of a program on
- * the library stayed at its first 64 KiB (engine chargen: 3 MB), and a streaming
- * writer woke for every 64 KiB. Say so when the ring emptied into a full queue:
- * a send into it takes nothing and only marks the writer as blocked. */
 static void pump_tx_full(struct ps_sock *ps, uint64_t now)
 {
 	static const uint8_t none;
@@ -1037,13 +1037,25 @@ static int fill_info(struct ps_sock *ps, void *out)
 	return 0;
 }
 
+/* A new socket's reply carries [placeholder, memfd]. On failure the reply
+ * still closes the placeholder, which is the socket's last close. */
+static int reply_fds(struct req *r, struct ps_sock *ps, int appfd)
+{
+	bool kept;
+
+	r->rfds[0] = appfd;
+	r->rfds[1] = memfd_of(ps, &kept);
+	r->rfds_kept = kept ? 2u : 0;
+	r->nrfds = 2;
+	return r->rfds[1] < 0 ? r->rfds[1] : 0;
+}
+
 static int do_socket(struct req *r)
 {
 	struct psock_socket_req q;
 	struct tcp_sock *tcp;
 	struct ps_sock *ps;
 	int err, appfd;
-	bool kept;
 
 	if (want_len(r, sizeof(q)))
 		return -EINVAL;
@@ -1060,12 +1072,8 @@ static int do_socket(struct req *r)
 		return err;
 	}
 	publish(ps);
-	r->rfds[0] = appfd;
-	r->rfds[1] = memfd_of(ps, &kept);
-	r->rfds_kept = kept ? 2u : 0;
-	r->nrfds = 2;
-	if (r->rfds[1] < 0)
-		return r->rfds[1];   /* the placeholder's close is the socket's last close */
+	if ((err = reply_fds(r, ps, appfd)) < 0)
+		return err;
 	fill_info(ps, r->out);
 	r->outlen = sizeof(struct psock_info);
 	return 0;
@@ -1078,7 +1086,6 @@ static int do_accept(struct req *r)
 	struct psock_names nm = { 0 };
 	int err, appfd;
 	int32_t flags = 0;
-	bool kept;
 
 	if (r->h.len != 0 && want_len(r, sizeof(flags)))
 		return -EINVAL;
@@ -1100,12 +1107,8 @@ static int do_accept(struct req *r)
 	nm.info.shm_size = (uint32_t)shm_total();
 	nm.info.domain = ps->domain;
 	ps_pump(ps);   /* data or a FIN may be queued already */
-	r->rfds[0] = appfd;
-	r->rfds[1] = memfd_of(ps, &kept);
-	r->rfds_kept = kept ? 2u : 0;
-	r->nrfds = 2;
-	if (r->rfds[1] < 0)
-		return r->rfds[1];   /* the placeholder's close is the socket's last close */
+	if ((err = reply_fds(r, ps, appfd)) < 0)
+		return err;
 	memcpy(r->out, &nm, sizeof(nm));
 	r->outlen = sizeof(nm);
 	return 0;
