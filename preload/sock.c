@@ -1477,56 +1477,56 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 }
 
 /* execl, execlp, execle: the arguments into an array (as glibc, on the stack
- * for a reasonable count), then the v forms. */
+ * for a reasonable count), then the v forms. False when there are more than
+ * EXECL_MAX; leaves ap after the terminating NULL (execle's envp follows). */
 #define EXECL_MAX 4096
-#define EXECL_ARGV(arg, ap, argv, n) do { \
-	argv[0] = (char *)(arg); \
-	for (n = 1; argv[n - 1] && n < EXECL_MAX; n++) \
-		argv[n] = va_arg(ap, char *); \
-	} while (0)
+static bool execl_args(const char *arg, va_list *ap, char **argv)
+{
+	argv[0] = (char *)arg;
+	for (int n = 1; argv[n - 1]; n++) {
+		if (n == EXECL_MAX)
+			return false;
+		argv[n] = va_arg(*ap, char *);
+	}
+	return true;
+}
 
 EXPORT int execl(const char *path, const char *arg, ...)
 {
 	char *argv[EXECL_MAX];
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, arg);
-	EXECL_ARGV(arg, ap, argv, n);
+	ok = execl_args(arg, &ap, argv);
 	va_end(ap);
-	if (argv[n - 1])
-		return set_errno(E2BIG);
-	return execve(path, argv, environ);
+	return ok ? execve(path, argv, environ) : set_errno(E2BIG);
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	char *argv[EXECL_MAX];
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, arg);
-	EXECL_ARGV(arg, ap, argv, n);
+	ok = execl_args(arg, &ap, argv);
 	va_end(ap);
-	if (argv[n - 1])
-		return set_errno(E2BIG);
-	return execvpe(file, argv, environ);
+	return ok ? execvpe(file, argv, environ) : set_errno(E2BIG);
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
 	char *argv[EXECL_MAX];
-	char *const *envp;
+	char *const *envp = NULL;
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, arg);
-	EXECL_ARGV(arg, ap, argv, n);
-	envp = va_arg(ap, char *const *);
+	if ((ok = execl_args(arg, &ap, argv)))
+		envp = va_arg(ap, char *const *);
 	va_end(ap);
-	if (argv[n - 1])
-		return set_errno(E2BIG);
-	return execve(path, argv, envp);
+	return ok ? execve(path, argv, envp) : set_errno(E2BIG);
 }
 
 /* ---- glibc _FORTIFY_SOURCE entry points ---- */
