@@ -119,6 +119,8 @@ struct pl_sock *pl__sock_new(void *shm, size_t size)
 	atomic_store(&s->dead_told, false);
 	atomic_store(&s->spin_ns, 0);
 	atomic_store(&s->keep_fd, -1);
+	atomic_store(&s->accq_n, 0);
+	s->accq = NULL;
 	s->free_next = NULL;
 	atomic_store(&s->refs, 1);
 	return s;
@@ -128,6 +130,8 @@ void pl_sock_put(struct pl_sock *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	if (s->accq)
+		pl__accq_drop(s);
 	munmap(s->shm, s->shm_size);
 	s->shm = NULL;
 	/* unmapped first, then the engine may see the last close (psock.h "Reuse") */
@@ -186,6 +190,8 @@ unsigned pl_sock_events(struct pl_sock *s)
 		return 0;   /* an IPv6-only listener: never a connection (psock.h) */
 	r = atomic_load(&sh->ev) & (POLLIN | POLLOUT | POLLHUP | POLLRDHUP);
 	st = atomic_load(&sh->state);
+	if (atomic_load_explicit(&s->accq_n, memory_order_relaxed))
+		r |= POLLIN;   /* connections the last accept() took and keeps */
 	if (psock_ring_used(&sh->rx))
 		r |= POLLIN;
 	if ((st & PSOCK_ST_SENDABLE) && psock_tx_writable(sh))

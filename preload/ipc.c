@@ -127,7 +127,7 @@ static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size
 		       struct pl_reply *rep)
 {
 	uint8_t msg[IPC_MSG_MAX];
-	union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } u;
+	union { char buf[CMSG_SPACE(sizeof(int) * 2 * PSOCK_ACCEPT_MAX)]; struct cmsghdr align; } u;
 	struct ipc_hdr h = { .type = type, .flags = rep ? 0 : PSOCK_F_NOREPLY, .seq = ++ctl_seq,
 			     .len = (uint32_t)len };
 	struct iovec iov;
@@ -184,8 +184,15 @@ static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
 				int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-				for (int i = 0; i < k && rep->nfds < 4; i++)
-					memcpy(&rep->fds[rep->nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				for (int i = 0; i < k; i++) {
+					int f;
+
+					memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+					if (rep->nfds < (int)(sizeof(rep->fds) / sizeof(rep->fds[0])))
+						rep->fds[rep->nfds++] = f;
+					else
+						real_close(f);   /* more than any reply carries */
+				}
 			}
 		if (ipc_parse(msg, (size_t)r, &rh, &p) < 0 || rh.seq != h.seq) {
 			pl__rep_close_fds(rep);

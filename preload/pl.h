@@ -124,6 +124,11 @@ struct pl_sock {
 	_Atomic uint32_t spin_ns;   /* adaptive spin budget before a blocking wait (pl_spin) */
 	atomic_int keep_fd;         /* a copy of the placeholder held until the memory is
 				       unmapped (pl__sock_keep), -1: none */
+	/* A listener's connections taken from the engine in one PSOCK_ACCEPT that no
+	 * accept() returned yet (sock.c; psock.h PSOCK_ACCEPT_MAX): accq_n of them,
+	 * POLLIN while there are any. */
+	atomic_uint accq_n;
+	struct pl_accq *accq;       /* NULL until a batch brought more than one */
 };
 
 /* The tapsock socket behind fd, with a reference (pl_sock_put() it), or NULL when

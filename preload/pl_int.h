@@ -27,7 +27,7 @@ struct pl_reply {
 	int status;
 	uint8_t data[IPC_PAYLOAD_MAX];
 	size_t len;
-	int fds[4];
+	int fds[2 * PSOCK_ACCEPT_MAX];  /* PSOCK_ACCEPT's batch: 2 per connection */
 	int nfds;
 };
 /* One request about placeholder fd (-1: none). 0 and *rep (status inside), or -errno
@@ -46,6 +46,9 @@ PL_HIDDEN pid_t pl__engine_pid(void);     /* connects if needed; 0 when no engin
 PL_HIDDEN void pl__ipc_atfork_child(void);
 
 /* sockets (sock.c) */
+/* The listener's last reference is gone: close the connections it took from the
+ * engine and no accept() returned (psock.h PSOCK_ACCEPT_MAX). */
+PL_HIDDEN void pl__accq_drop(struct pl_sock *s) __attribute__((weak));  /* weak: the fd table's unit test links without sock.c */
 PL_HIDDEN struct pl_sock *pl__attach(int fd, int memfd, const struct psock_info *info);
 PL_HIDDEN void pl__adopt(int fd);         /* fd arrived (exec, SCM_RIGHTS): ours? attach */
 

@@ -32,9 +32,13 @@ static ssize_t ret_ss(ssize_t r) { if (r < 0) { errno = (int)-r; return -1; } re
 
 static void env_init(void);
 
-static void atfork_prepare(void) {}
-static void atfork_parent(void) {}
-static void atfork_child(void) { pl__ipc_atfork_child(); }
+static void accq_atfork_prepare(void);
+static void accq_atfork_parent(void);
+static void accq_atfork_child(void);
+
+static void atfork_prepare(void) { accq_atfork_prepare(); }
+static void atfork_parent(void) { accq_atfork_parent(); }
+static void atfork_child(void) { pl__ipc_atfork_child(); accq_atfork_child(); }
 
 __attribute__((constructor)) static void pl_init(void)
 {
@@ -325,11 +329,144 @@ static bool nonblocking(int fd)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
+/* ---- connections accepted ahead (psock.h PSOCK_ACCEPT_MAX) ----
+ *
+ * A PSOCK_ACCEPT on a non-blocking listener takes up to PSOCK_ACCEPT_MAX queued
+ * connections; the first is returned, the others wait here for the following
+ * accept() calls, which then need no round trip to the engine. They are fds of
+ * this process (placeholder and memory, close-on-exec as received, the memory
+ * not mapped until handed out), so that closing them is all it takes to give
+ * them back: at the listener's last close (Linux closes connections never
+ * accepted), in a forked child (only the process that took them hands them out)
+ * and when the engine is gone. One mutex for all listeners: held for a few
+ * stores, and a fork takes it so that no child inherits a half-moved entry. */
+struct pl_accq_ent {
+	int fd, memfd;              /* placeholder, memory */
+	bool nonblock;              /* the placeholder came O_NONBLOCK */
+	struct psock_names nm;      /* names and psock_info */
+};
+
+struct pl_accq {
+	struct pl_sock *s;
+	unsigned head, n;           /* a ring of n entries from head */
+	struct pl_accq_ent e[PSOCK_ACCEPT_MAX];
+	struct pl_accq *next;       /* accq_all */
+};
+
+static pthread_mutex_t accq_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pl_accq *accq_all;   /* every listener's, for fork */
+
+static void accq_ent_close(const struct pl_accq_ent *e)
+{
+	real_close(e->fd);
+	real_close(e->memfd);
+}
+
+/* With accq_mu held: close q's entries, unlink and free it. */
+static void accq_free_locked(struct pl_accq *q)
+{
+	for (struct pl_accq **pp = &accq_all; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	for (unsigned i = 0; i < q->n; i++)
+		accq_ent_close(&q->e[(q->head + i) % PSOCK_ACCEPT_MAX]);
+	atomic_store(&q->s->accq_n, 0);
+	q->s->accq = NULL;
+	free(q);
+}
+
+void pl__accq_drop(struct pl_sock *s)
+{
+	pthread_mutex_lock(&accq_mu);
+	if (s->accq)
+		accq_free_locked(s->accq);
+	pthread_mutex_unlock(&accq_mu);
+}
+
+static void accq_atfork_prepare(void) { pthread_mutex_lock(&accq_mu); }
+static void accq_atfork_parent(void) { pthread_mutex_unlock(&accq_mu); }
+
+static void accq_atfork_child(void)
+{
+	/* the parent hands these out: our copies would keep its connections open
+	 * after it closed them */
+	while (accq_all)
+		accq_free_locked(accq_all);
+	pthread_mutex_init(&accq_mu, NULL);
+}
+
+static bool accq_take(struct pl_sock *s, struct pl_accq_ent *out)
+{
+	struct pl_accq *q;
+	bool got = false;
+
+	if (!atomic_load(&s->accq_n))
+		return false;
+	pthread_mutex_lock(&accq_mu);
+	if ((q = s->accq) && q->n) {
+		*out = q->e[q->head];
+		q->head = (q->head + 1) % PSOCK_ACCEPT_MAX;
+		q->n--;
+		atomic_store(&s->accq_n, q->n);
+		got = true;
+	}
+	pthread_mutex_unlock(&accq_mu);
+	return got;
+}
+
+static void accq_put(struct pl_sock *s, const struct pl_accq_ent *e)
+{
+	struct pl_accq *q;
+
+	pthread_mutex_lock(&accq_mu);
+	if (!(q = s->accq) && (q = calloc(1, sizeof(*q)))) {
+		q->s = s;
+		q->next = accq_all;
+		accq_all = q;
+		s->accq = q;
+	}
+	if (q && q->n < PSOCK_ACCEPT_MAX) {
+		q->e[(q->head + q->n++) % PSOCK_ACCEPT_MAX] = *e;
+		atomic_store(&s->accq_n, q->n);
+		e = NULL;
+	}
+	pthread_mutex_unlock(&accq_mu);
+	if (e)
+		accq_ent_close(e);   /* no memory: as if the listener closed it */
+}
+
+/* A PSOCK_ACCEPT reply: the first connection in *first, the others kept.
+ * 0 or -EPROTO (the reply's fds closed). */
+static int accq_reply(struct pl_sock *s, struct pl_reply *rep, bool nonblock,
+		      struct pl_accq_ent *first)
+{
+	size_t n = rep->len / sizeof(struct psock_names);
+
+	if (!n || n > PSOCK_ACCEPT_MAX || rep->len != n * sizeof(struct psock_names) ||
+	    rep->nfds != 2 * (int)n) {
+		pl__rep_close_fds(rep);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pl_accq_ent e = { rep->fds[2 * i], rep->fds[2 * i + 1], nonblock, { 0 } };
+
+		memcpy(&e.nm, rep->data + i * sizeof(e.nm), sizeof(e.nm));
+		if (!i)
+			*first = e;
+		else
+			accq_put(s, &e);
+	}
+	rep->nfds = 0;
+	return 0;
+}
+
 static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
 	struct pl_sock *s = pl_fd_get(fd), *c;
 	struct pl_reply rep;
-	struct psock_names nm;
+	struct pl_accq_ent e;
 	int r, nfd;
 
 	if (!s)
@@ -351,6 +488,13 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 			break;
 		}
 		rep.nfds = 0;
+		if (atomic_load(&s->dead)) {
+			if (atomic_load(&s->accq_n))
+				pl__accq_drop(s);   /* the engine's death ends them too */
+		} else if (accq_take(s, &e)) {
+			r = 0;
+			break;
+		}
 		if (!atomic_load(&s->dead) && (atomic_load(&s->shm->state) & PSOCK_ST_LISTEN) &&
 		    !(atomic_load(&s->shm->ev) & POLLIN)) {
 			/* The engine publishes the accept queue (POLLIN of a listener)
@@ -360,10 +504,11 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 			r = 0;
 			rep.status = -EAGAIN;
 		} else {
-			/* the new placeholder comes O_NONBLOCK if asked (psock.h) */
-			int32_t fl = flags & SOCK_NONBLOCK;
+			/* the new placeholders come O_NONBLOCK if asked; a batch only
+			 * for a non-blocking listener (psock.h PSOCK_ACCEPT_MAX) */
+			int32_t q[2] = { flags & SOCK_NONBLOCK, nonblocking(fd) ? PSOCK_ACCEPT_MAX : 1 };
 
-			r = pl__call(PSOCK_ACCEPT, fd, &fl, sizeof(fl), &rep);
+			r = pl__call(PSOCK_ACCEPT, fd, q, sizeof(q), &rep);
 		}
 		if (r == -ENETDOWN || r == -ECONNRESET) {
 			/* the engine is gone (DESIGN decision 8): this accept fails with
@@ -378,6 +523,10 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		if (r < 0)
 			break;
 		r = rep.status;
+		if (!r) {
+			r = accq_reply(s, &rep, flags & SOCK_NONBLOCK, &e);
+			break;
+		}
 		if (r != -EAGAIN)
 			break;
 		if (nonblocking(fd))
@@ -391,24 +540,22 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		pl_sock_put(s);
 		return set_errno(-r);
 	}
-	if (rep.nfds != 2 || rep.len < sizeof(nm)) {
-		pl__rep_close_fds(&rep);
-		pl_sock_put(s);
-		return set_errno(EPROTO);
-	}
-	memcpy(&nm, rep.data, sizeof(nm));
-	nfd = rep.fds[0];
+	nfd = e.fd;
+	/* received with MSG_CMSG_CLOEXEC; O_NONBLOCK as asked (a kept connection
+	 * was made for an earlier call's flags) */
 	if (!(flags & SOCK_CLOEXEC))
 		real_fcntl(nfd, F_SETFD, 0);
-	c = pl__attach(nfd, rep.fds[1], &nm.info);
-	real_close(rep.fds[1]);
+	if (e.nonblock != !!(flags & SOCK_NONBLOCK))
+		real_fcntl(nfd, F_SETFL, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0);
+	c = pl__attach(nfd, e.memfd, &e.nm.info);
+	real_close(e.memfd);
 	if (!c) {
 		real_close(nfd);
 		pl_sock_put(s);
 		return set_errno(ENOMEM);
 	}
 	if (sa && len)
-		addr_out(s, nm.raddr, nm.rport, sa, len);
+		addr_out(s, e.nm.raddr, e.nm.rport, sa, len);
 	pl_sock_put(s);
 	return nfd;
 }

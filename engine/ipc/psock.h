@@ -179,10 +179,17 @@ enum psock_type {
 	PSOCK_ATTACH      = 65, /* -> psock_info, fds [memfd]; -ENOTSOCK: not one of ours */
 	PSOCK_BIND        = 66, /* psock_addr -> empty */
 	PSOCK_LISTEN      = 67, /* int32 backlog -> empty */
-	PSOCK_ACCEPT      = 68, /* [int32 flags] -> psock_info + peer in psock_names, fds
-				   [placeholder, memfd]; flags SOCK_NONBLOCK: the
-				   placeholder comes O_NONBLOCK (accept4's flag, without
-				   an fcntl() after) */
+	PSOCK_ACCEPT      = 68, /* [int32 flags [, int32 max]] -> n psock_names (each
+				   with its psock_info), fds [placeholder, memfd] for each
+				   (2n, in the same order); flags SOCK_NONBLOCK: the
+				   placeholders come O_NONBLOCK (accept4's flag, without
+				   an fcntl() after). max (1 when absent, at most
+				   PSOCK_ACCEPT_MAX): the connections of the accept queue
+				   taken at once, n >= 1 of them (-EAGAIN: none). The
+				   library hands out the extra ones to the following
+				   accept() calls without a round trip; until then they
+				   are its fds and it closes them as Linux closes
+				   connections never accepted (see PSOCK_ACCEPT_MAX) */
 	PSOCK_CONNECT     = 69, /* psock_addr -> empty (-EINPROGRESS, -EISCONN ...) */
 	PSOCK_SHUTDOWN    = 70, /* int32 how -> empty */
 	PSOCK_SETSOCKOPT  = 71, /* psock_opt + value -> empty */
@@ -199,6 +206,18 @@ enum psock_type {
 				   there, at most the linger time. -EBUSY: other processes
 				   still hold the socket, this close does not linger. */
 };
+
+/* Connections one PSOCK_ACCEPT takes at most (2 fds each: far below SCM_MAX_FD).
+ * The library asks for a batch only on a non-blocking listener (an event loop
+ * comes back to accept() soon; a blocking accept() in a pool of threads would
+ * keep the others' connections while it serves its own) and keeps the extra
+ * ones per listener: poll/select/epoll report the listener readable while it
+ * holds some, a forked child closes its copies (only the process that took
+ * them hands them out), the listener's last close closes them (the engine sees
+ * the placeholder's EOF: the connection is closed as one never accepted). They
+ * are not mapped until handed out, so no memory outlives its placeholder
+ * ("Reuse" above). */
+#define PSOCK_ACCEPT_MAX 32
 
 /* ipc_hdr.flags of a request (ipc.h's IPC_F_* are reply flags): no reply wanted. */
 #define PSOCK_F_NOREPLY 0x100u

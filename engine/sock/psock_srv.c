@@ -1020,8 +1020,8 @@ struct req {
 	struct ipc_hdr h;
 	const uint8_t *p;
 	struct ps_sock *ps;       /* the placeholder's socket, or NULL */
-	int rfds[2], nrfds;       /* fds to send with the reply */
-	unsigned rfds_kept;       /* bit i: rfds[i] is the socket's own (not closed after) */
+	int rfds[2 * PSOCK_ACCEPT_MAX], nrfds;  /* fds to send with the reply */
+	uint64_t rfds_kept;       /* bit i: rfds[i] is the socket's own (not closed after) */
 	int linger_fd;            /* PSOCK_LINGER's second fd, -1 once taken */
 	uint8_t *out;
 	size_t outlen;
@@ -1037,17 +1037,27 @@ static int fill_info(struct ps_sock *ps, void *out)
 	return 0;
 }
 
-/* A new socket's reply carries [placeholder, memfd]. On failure the reply
- * still closes the placeholder, which is the socket's last close. */
+/* A new socket's reply carries [placeholder, memfd], after those of the
+ * sockets before it in the same reply (PSOCK_ACCEPT's batch). On failure the
+ * placeholder is closed, which is the socket's last close: by the reply when
+ * it is the first (a failed reply carries no fds), else here. */
 static int reply_fds(struct req *r, struct ps_sock *ps, int appfd)
 {
+	int i = r->nrfds;
+	int fd;
 	bool kept;
 
-	r->rfds[0] = appfd;
-	r->rfds[1] = memfd_of(ps, &kept);
-	r->rfds_kept = kept ? 2u : 0;
-	r->nrfds = 2;
-	return r->rfds[1] < 0 ? r->rfds[1] : 0;
+	fd = memfd_of(ps, &kept);
+	if (fd < 0 && i) {
+		close(appfd);
+		return fd;
+	}
+	r->rfds[i] = appfd;
+	r->rfds[i + 1] = fd;
+	if (kept)
+		r->rfds_kept |= 2ull << i;
+	r->nrfds = i + 2;
+	return fd < 0 ? fd : 0;
 }
 
 static int do_socket(struct req *r)
@@ -1079,39 +1089,51 @@ static int do_socket(struct req *r)
 	return 0;
 }
 
+/* Up to max connections of the accept queue in one reply (psock.h
+ * PSOCK_ACCEPT): a server accepting a burst pays one round trip per batch
+ * instead of one per connection. A failure after the first ends the batch
+ * with what it has. */
 static int do_accept(struct req *r)
 {
 	struct ps_sock *lis = r->ps, *ps;
 	struct tcp_sock *child;
-	struct psock_names nm = { 0 };
-	int err, appfd;
-	int32_t flags = 0;
+	int32_t q[2] = { 0, 1 };
+	int err = 0, appfd, n = 0;
 
-	if (r->h.len != 0 && want_len(r, sizeof(flags)))
+	if (r->h.len != 0 && r->h.len != sizeof(int32_t) && r->h.len != sizeof(q))
 		return -EINVAL;
 	if (r->h.len)
-		memcpy(&flags, r->p, sizeof(flags));
+		memcpy(q, r->p, r->h.len);
 	if (!lis->listening)
 		return -EINVAL;
-	err = tcp_accept(lis->tcp, &child);
-	publish(lis);
-	if (err)
-		return err;
-	err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, flags & SOCK_NONBLOCK, &ps, &appfd);
-	if (err) {
-		tcp_close(child, r->srv->eng->now);
-		return err == -ENOMEM ? -ENOBUFS : err;
+	if (q[1] < 1)
+		q[1] = 1;
+	if (q[1] > PSOCK_ACCEPT_MAX)
+		q[1] = PSOCK_ACCEPT_MAX;
+	while (n < q[1]) {
+		struct psock_names nm = { 0 };
+
+		if ((err = tcp_accept(lis->tcp, &child)))
+			break;
+		err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, q[0] & SOCK_NONBLOCK, &ps, &appfd);
+		if (err) {
+			tcp_close(child, r->srv->eng->now);
+			err = err == -ENOMEM ? -ENOBUFS : err;
+			break;
+		}
+		tcp_getsockname(child, &nm.laddr, &nm.lport);
+		nm.peer_err = tcp_getpeername(child, &nm.raddr, &nm.rport);
+		nm.info.shm_size = (uint32_t)shm_total();
+		nm.info.domain = ps->domain;
+		ps_pump(ps);   /* data or a FIN may be queued already */
+		if ((err = reply_fds(r, ps, appfd)) < 0)
+			break;
+		memcpy(r->out + (size_t)n * sizeof(nm), &nm, sizeof(nm));
+		n++;
 	}
-	tcp_getsockname(child, &nm.laddr, &nm.lport);
-	nm.peer_err = tcp_getpeername(child, &nm.raddr, &nm.rport);
-	nm.info.shm_size = (uint32_t)shm_total();
-	nm.info.domain = ps->domain;
-	ps_pump(ps);   /* data or a FIN may be queued already */
-	if ((err = reply_fds(r, ps, appfd)) < 0)
-		return err;
-	memcpy(r->out, &nm, sizeof(nm));
-	r->outlen = sizeof(nm);
-	return 0;
+	publish(lis);
+	r->outlen = (size_t)n * sizeof(struct psock_names);
+	return n ? 0 : err;
 }
 
 static int do_request(struct req *r)
@@ -1267,7 +1289,7 @@ static int send_reply(int fd, const struct ipc_hdr *req, int status, const void 
 {
 	uint8_t msg[IPC_MSG_MAX];
 	struct ipc_hdr h = { .type = req->type, .seq = req->seq, .status = status, .len = (uint32_t)len };
-	union { char buf[CMSG_SPACE(sizeof(int) * 2)]; struct cmsghdr align; } u;
+	union { char buf[CMSG_SPACE(sizeof(int) * 2 * PSOCK_ACCEPT_MAX)]; struct cmsghdr align; } u;
 	struct iovec iov;
 	struct msghdr mh = { 0 };
 	int n = ipc_emit(msg, sizeof(msg), &h, data);
@@ -1336,7 +1358,7 @@ static void client_message(struct psock_srv *srv, uint32_t ci, const uint8_t *ms
 	    send_reply(c->fd, &r.h, status, r.out, r.outlen, r.rfds, status < 0 ? 0 : r.nrfds) < 0)
 		log_debug("psock: reply to pid %d lost", (int)c->pid);
 	for (int i = 0; i < r.nrfds; i++)
-		if (r.rfds[i] >= 0 && !(r.rfds_kept & (1u << i)))
+		if (r.rfds[i] >= 0 && !(r.rfds_kept & (1ull << i)))
 			close(r.rfds[i]);
 	if (r.linger_fd >= 0)
 		close(r.linger_fd);
