@@ -504,9 +504,10 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 			r = 0;
 			rep.status = -EAGAIN;
 		} else {
-			/* the new placeholders come O_NONBLOCK if asked; a batch only
-			 * for a non-blocking listener (psock.h PSOCK_ACCEPT_MAX) */
-			int32_t q[2] = { flags & SOCK_NONBLOCK, nonblocking(fd) ? PSOCK_ACCEPT_MAX : 1 };
+			/* the new placeholders come O_NONBLOCK if asked; the engine
+			 * gives a batch only to a non-blocking listener (psock.h
+			 * PSOCK_ACCEPT_MAX) */
+			int32_t q[2] = { flags & SOCK_NONBLOCK, PSOCK_ACCEPT_MAX };
 
 			r = pl__call(PSOCK_ACCEPT, fd, q, sizeof(q), &rep);
 		}

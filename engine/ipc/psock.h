@@ -185,7 +185,8 @@ enum psock_type {
 				   placeholders come O_NONBLOCK (accept4's flag, without
 				   an fcntl() after). max (1 when absent, at most
 				   PSOCK_ACCEPT_MAX): the connections of the accept queue
-				   taken at once, n >= 1 of them (-EAGAIN: none). The
+				   taken at once, n >= 1 of them (-EAGAIN: none); more
+				   than one only when the listener is O_NONBLOCK. The
 				   library hands out the extra ones to the following
 				   accept() calls without a round trip; until then they
 				   are its fds and it closes them as Linux closes
@@ -208,9 +209,11 @@ enum psock_type {
 };
 
 /* Connections one PSOCK_ACCEPT takes at most (2 fds each: far below SCM_MAX_FD).
- * The library asks for a batch only on a non-blocking listener (an event loop
+ * The engine gives a batch only to a non-blocking listener (an event loop
  * comes back to accept() soon; a blocking accept() in a pool of threads would
- * keep the others' connections while it serves its own) and keeps the extra
+ * keep the others' connections while it serves its own): it looks at the
+ * placeholder's O_NONBLOCK, which is the file's, when a second connection
+ * waits (one at a time costs no system call). The library keeps the extra
  * ones per listener: poll/select/epoll report the listener readable while it
  * holds some, a forked child closes its copies (only the process that took
  * them hands them out), the listener's last close closes them (the engine sees

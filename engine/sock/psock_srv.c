@@ -1020,6 +1020,7 @@ struct req {
 	struct ipc_hdr h;
 	const uint8_t *p;
 	struct ps_sock *ps;       /* the placeholder's socket, or NULL */
+	int pfd;                  /* the placeholder received with the request, or -1 */
 	int rfds[2 * PSOCK_ACCEPT_MAX], nrfds;  /* fds to send with the reply */
 	uint64_t rfds_kept;       /* bit i: rfds[i] is the socket's own (not closed after) */
 	int linger_fd;            /* PSOCK_LINGER's second fd, -1 once taken */
@@ -1113,6 +1114,13 @@ static int do_accept(struct req *r)
 	while (n < q[1]) {
 		struct psock_names nm = { 0 };
 
+		/* A batch only for a non-blocking listener (psock.h): the flag is
+		 * the file's, which the placeholder we received shares with the
+		 * program's fd; looked at only when a second connection waits,
+		 * so one at a time costs no system call. */
+		if (n == 1 && (!(tcp_sock_events(lis->tcp) & POLLIN) ||
+			       !(fcntl(r->pfd, F_GETFL) & O_NONBLOCK)))
+			break;
 		if ((err = tcp_accept(lis->tcp, &child)))
 			break;
 		err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, q[0] & SOCK_NONBLOCK, &ps, &appfd);
@@ -1321,7 +1329,8 @@ static void client_message(struct psock_srv *srv, uint32_t ci, const uint8_t *ms
 			   int *fds, int nfds)
 {
 	struct ps_client *c = &srv->cl[ci];
-	struct req r = { .srv = srv, .c = c, .out = srv->out, .rfds = { -1, -1 }, .linger_fd = -1 };
+	struct req r = { .srv = srv, .c = c, .out = srv->out, .rfds = { -1, -1 }, .pfd = -1,
+			 .linger_fd = -1 };
 	int status;
 	struct stat st;
 
@@ -1344,6 +1353,7 @@ static void client_message(struct psock_srv *srv, uint32_t ci, const uint8_t *ms
 		else if (!(r.ps = ps_find(srv, st.st_ino)))
 			status = -ENOTSOCK;
 		else {
+			r.pfd = fds[0];
 			/* a forked child or an exec'd program is seen here first */
 			ps_owner_add(r.ps, c->pid);
 			status = do_request(&r);

@@ -277,6 +277,34 @@ Test(accq, close_ends_those_not_accepted)
 		     count_fds(), before);
 }
 
+/* A blocking accept() takes one: the others stay in the engine's queue for
+ * any process or thread (a pool of blocking acceptors shares them). */
+Test(accq, blocking_accept_takes_one)
+{
+	uint16_t port;
+	int lfd = listener(&port), k[N], fd, st;
+	bool seen[N] = { 0 };
+	pid_t pid;
+
+	cr_assert(fcntl(lfd, F_SETFL, 0) == 0);
+	clients(port, k);
+	cr_assert((fd = accept(lfd, NULL, NULL)) >= 0, "accept: %s", strerror(errno));
+	who(fd, seen);
+	close(fd);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		/* blocking: returns at once only if the engine still queues one */
+		alarm(5);
+		_exit(accept(lfd, NULL, NULL) >= 0 ? 0 : 1);
+	}
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child found nothing to accept");
+	for (int i = 0; i < N; i++)
+		close(k[i]);
+	close(lfd);
+}
+
 int main(int argc, char **argv)
 {
 	return plenv_main(argc, argv, 129, "accq");
