@@ -213,13 +213,18 @@ enum psock_type {
  * comes back to accept() soon; a blocking accept() in a pool of threads would
  * keep the others' connections while it serves its own): it looks at the
  * placeholder's O_NONBLOCK, which is the file's, when a second connection
- * waits (one at a time costs no system call). The library keeps the extra
- * ones per listener: poll/select/epoll report the listener readable while it
- * holds some, a forked child closes its copies (only the process that took
+ * waits (one at a time costs no system call), and only while one process
+ * has asked about the listener (prefork workers share the queue: a batch would
+ * wait for the worker that took it instead of going to an idle one). The
+ * library keeps the extra ones per listener: poll/select/epoll report the
+ * listener readable while it holds some, a forked child closes its copies (only the process that took
  * them hands them out), the listener's last close closes them (the engine sees
  * the placeholder's EOF: the connection is closed as one never accepted). They
  * are not mapped until handed out, so no memory outlives its placeholder
- * ("Reuse" above). */
+ * ("Reuse" above). Where this differs from Linux: a process that exits or
+ * execs while it keeps some closes them, where Linux would leave them queued
+ * for another holder of the listener; only a listener forked or passed on
+ * after its holder took a batch gets there. */
 #define PSOCK_ACCEPT_MAX 32
 
 /* ipc_hdr.flags of a request (ipc.h's IPC_F_* are reply flags): no reply wanted. */

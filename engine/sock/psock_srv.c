@@ -1117,8 +1117,11 @@ static int do_accept(struct req *r)
 		/* A batch only for a non-blocking listener (psock.h): the flag is
 		 * the file's, which the placeholder we received shares with the
 		 * program's fd; looked at only when a second connection waits,
-		 * so one at a time costs no system call. */
-		if (n == 1 && (!(tcp_sock_events(lis->tcp) & POLLIN) ||
+		 * so one at a time costs no system call. And only while one
+		 * process has asked about the listener: prefork workers share
+		 * the queue, a batch would wait for the worker that took it
+		 * instead of going to an idle one (and be reset if it exited). */
+		if (n == 1 && (!(tcp_sock_events(lis->tcp) & POLLIN) || lis->npids > 1 ||
 			       !(fcntl(r->pfd, F_GETFL) & O_NONBLOCK)))
 			break;
 		if ((err = tcp_accept(lis->tcp, &child)))

@@ -305,6 +305,63 @@ Test(accq, blocking_accept_takes_one)
 	close(lfd);
 }
 
+/* A listener two processes asked about (prefork workers) gets one connection
+ * per accept(): the rest stay in the engine's queue for the other worker. */
+Test(accq, shared_listener_takes_one)
+{
+	uint16_t port;
+	int lfd = listener(&port), k[N], fd, st, up[2], go[2];
+	bool seen[N] = { 0 };
+	pid_t pid;
+
+	cr_assert(pipe(up) == 0 && pipe(go) == 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		int got = 0;
+		char b;
+
+		alarm(10);
+		/* a request of its own: the engine now knows two holders */
+		if (getsockname(lfd, (struct sockaddr *)&sa, &len) != 0 || write(up[1], "r", 1) != 1)
+			_exit(2);
+		if (read(go[0], &b, 1) != 1)   /* the parent took its one */
+			_exit(3);
+		while (got < N - 1 && poll(&p, 1, 2000) == 1) {
+			int c = accept(lfd, NULL, NULL);
+
+			if (c < 0 && errno != EAGAIN)
+				_exit(4);
+			if (c >= 0) {
+				close(c);
+				got++;
+			}
+		}
+		_exit(got == N - 1 ? 0 : 1);
+	}
+	char b;
+
+	cr_assert(read(up[0], &b, 1) == 1);
+	clients(port, k);
+	cr_assert((fd = accept(lfd, NULL, NULL)) >= 0, "accept: %s", strerror(errno));
+	who(fd, seen);
+	close(fd);
+	cr_assert(write(go[1], "a", 1) == 1);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the other process did not get the other %d connections (status %d)", N - 1, st);
+	for (int i = 0; i < N; i++)
+		close(k[i]);
+	close(lfd);
+	close(up[0]);
+	close(up[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
 int main(int argc, char **argv)
 {
 	return plenv_main(argc, argv, 129, "accq");
