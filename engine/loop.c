@@ -77,6 +77,10 @@ struct loop {
 	uint32_t spin_ns;
 	bool taskrun_flag;         /* IORING_SQ_TASKRUN says when completions wait in the kernel */
 	uint64_t ps_turn;          /* the last turn with a program's doorbell (no spin near it) */
+	/* watching for a woken program's answer (answer_wait): budget (ns), and
+	 * whether the coming sleep waits for one (its length adapts the budget) */
+	uint32_t ans_ns;
+	bool ans_sleep;
 };
 
 uint64_t loop_now(void)
@@ -476,8 +480,61 @@ static bool spin(struct loop *lp)
 
 static void spin_slept(struct loop *lp, uint64_t t0)
 {
-	if (lp->spin_max_ns)
-		lp->spin_ns = spin_after_sleep(lp->spin_ns, loop_now() - t0, lp->spin_max_ns);
+	if (!lp->spin_max_ns)
+		return;
+	lp->spin_ns = spin_after_sleep(lp->spin_ns, loop_now() - t0, lp->spin_max_ns);
+	if (lp->ans_sleep)
+		lp->ans_ns = spin_after_sleep(lp->ans_ns, loop_now() - t0, lp->spin_max_ns);
+	lp->ans_sleep = false;
+}
+
+/* A program this turn woke runs on another CPU (psock_srv_answer_begin): its
+ * answer usually comes within a wake-up or two of that CPU, and the engine
+ * that watches the send ring meanwhile takes it without the program's
+ * doorbell (a system call) and its own wake-up. Only there: beside the engine,
+ * spinning would hold the program off (SPIN_PS_TURNS). The budget adapts as
+ * spin()'s, apart from it (frames and answers come at different paces).
+ * True: bytes moved or completions wait, no need to sleep. */
+static bool answer_wait(struct loop *lp)
+{
+	struct psock_srv *srv = lp->p.psock;
+	uint32_t b = lp->ans_ns;
+	bool hit = false, moved;
+	uint64_t t0;
+
+	lp->ans_sleep = false;
+	if (!psock_srv_answer_begin(srv, b != 0))
+		return false;
+	lp->ans_sleep = true;
+	if (!b)
+		return false;
+	/* what this turn queued goes out first (the answer may need its ACK) */
+	io_uring_submit(&lp->ring);
+	t0 = loop_now();
+	for (unsigned i = 1;; i++) {
+		if (psock_srv_answer_ready(srv) || work_waiting(lp)) {
+			hit = true;
+			break;
+		}
+		for (int k = 0; k < 16; k++)
+			cpu_relax();
+		/* whoever else shares this CPU (the peer of the exchange) goes first */
+		if (!(i & 3))
+			sched_yield();
+		if (loop_now() - t0 >= b)
+			break;
+	}
+	moved = psock_srv_answer_end(srv);
+	if (hit) {
+		lp->st.ans_hits++;
+		lp->ans_ns = spin_after_hit(b, loop_now() - t0, lp->spin_max_ns);
+		lp->ans_sleep = false;
+		return true;
+	}
+	lp->ans_ns = spin_after_miss(b);
+	if (moved)
+		lp->ans_sleep = false;
+	return moved;
 }
 
 int loop_run(struct loop *lp)
@@ -509,6 +566,8 @@ int loop_run(struct loop *lp)
 		accept_arm(lp);
 		ps_accept_arm(lp);
 		if (lp->p.psock && psock_srv_relook(lp->p.psock))
+			continue;
+		if (lp->p.psock && lp->spin_max_ns && answer_wait(lp))
 			continue;
 		if (lp->spin_max_ns && spin(lp))
 			continue;

@@ -42,6 +42,7 @@ struct loop_stats {
 	uint64_t timer_arms;
 	uint64_t spins;           /* spins before sleeping */
 	uint64_t spin_hits;       /* ... that found work (a sleep and a wake-up saved) */
+	uint64_t ans_hits;        /* watches of a program's send ring that caught its answer */
 };
 
 struct loop;

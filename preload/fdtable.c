@@ -316,6 +316,17 @@ int pl__wait_token(struct pl_sock *s, int fd, unsigned events)
 	return 0;
 }
 
+void pl__note_cpu(struct psock_shm *sh)
+{
+	/* glibc reads it from the rseq area: no system call. Stored only when it
+	 * changed: the engine reads this cache line. */
+	int c = sched_getcpu();
+	uint32_t v = c >= 0 ? (uint32_t)c + 1 : 0;
+
+	if (atomic_load_explicit(&sh->app_cpu, memory_order_relaxed) != v)
+		atomic_store_explicit(&sh->app_cpu, v, memory_order_relaxed);
+}
+
 void pl__doorbell(int fd)
 {
 	char d = PSOCK_MSG_DOORBELL;

@@ -18,6 +18,8 @@ PL_HIDDEN void pl__sock_unlock(struct pl_sock *s);
  * kernel as SA_RESTART says, SO_RCVTIMEO of the placeholder applies (-EAGAIN) */
 PL_HIDDEN int pl__wait_token(struct pl_sock *s, int fd, unsigned events);
 PL_HIDDEN void pl__doorbell(int fd);
+/* The CPU the program writes its send ring from, for the engine (psock.h app_cpu). */
+PL_HIDDEN void pl__note_cpu(struct psock_shm *sh);
 /* pl_sock_wait() timeout: block in the kernel, the placeholder's SO_RCVTIMEO (the
  * socket's receive timeout, mirrored there) ends the wait with -EAGAIN */
 #define PL_WAIT_RCVTIMEO (-2)

@@ -810,6 +810,7 @@ static ssize_t sock_send(struct pl_sock *s, int fd, const struct iovec *iov, int
 		pl__sock_unlock(s);
 		if (n) {
 			sent += n;
+			pl__note_cpu(sh);
 			if (atomic_exchange(&sh->eng_tx_idle, 0))
 				pl__doorbell(fd);
 		}

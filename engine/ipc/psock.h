@@ -63,7 +63,12 @@
  *    the doorbell only when it was 1. The engine may also turn it back to 0 itself
  *    when it sends a token (a woken program often answers at once): it then owes the
  *    socket one more look at its send ring before it sleeps, which ends as every
- *    look at an empty ring does, with eng_tx_idle = 1 and a look again. Likewise eng_rx_full: the engine could not
+ *    look at an empty ring does, with eng_tx_idle = 1 and a look again. When that
+ *    look finds nothing and the program runs on another CPU (app_cpu), the
+ *    engine may keep eng_tx_idle at 0 a little longer and watch the send ring
+ *    instead of sleeping (its answer then costs neither a doorbell nor a
+ *    wake-up); the watch ends, as every look does, with eng_tx_idle = 1 and a
+ *    look again before the engine sleeps. Likewise eng_rx_full: the engine could not
  *    move received bytes because the ring was full; the reader that makes room
  *    rings the doorbell.
  * Both sides order "publish, then look at the other side's flag" with sequentially
@@ -169,6 +174,13 @@ struct psock_shm {
 	 * is a listener that never has a connection (v6_listen). */
 	PSOCK_ATOMIC(uint32_t) v6_port;
 	PSOCK_ATOMIC(uint32_t) v6_listen;
+	/* The CPU the application last wrote the send ring from, plus 1 (0: not
+	 * known); stored only when it changed. A hint, never needed for
+	 * correctness: the engine that woke the program waits for its answer by
+	 * watching the send ring (doorbell off, as after a token) only when the
+	 * program runs on another CPU than its own; beside it, spinning would hold
+	 * the program off (psock_srv_answer_begin). */
+	PSOCK_ATOMIC(uint32_t) app_cpu;
 };
 _Static_assert(sizeof(struct psock_shm) <= PSOCK_HDR_SIZE, "psock_shm fits its page");
 

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,11 @@ struct psock_srv {
 	struct { uint32_t idx, gen; } relook[RELOOK_MAX];
 	unsigned nrelook;
 	bool relooking;
+	/* Of those, the ones whose last look found nothing and whose program runs
+	 * on another CPU: the loop may watch their send rings for the answer
+	 * before it sleeps (psock_srv_answer_begin). */
+	struct { uint32_t idx, gen; } answer[RELOOK_MAX];
+	unsigned nanswer;
 	uint64_t tx_moved;      /* pump_tx calls that moved bytes (psock_srv_relook) */
 	unsigned nheld;         /* sockets that keep their memfd open (memfd_of) */
 	bool swap;              /* swap is on: residency (mincore) no longer says written */
@@ -714,8 +720,11 @@ bool psock_srv_relook(struct psock_srv *srv)
 {
 	uint64_t moved = srv->tx_moved;
 	unsigned n = srv->nrelook;
+	/* plus 1, as app_cpu; 0 (unknown) matches no program's */
+	uint32_t cpu = n ? (uint32_t)(sched_getcpu() + 1) : 0;
 
 	srv->relooking = true;
+	srv->nanswer = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t idx = srv->relook[i].idx;
 		struct ps_sock *ps = idx < srv->nsocks ? srv->socks[idx] : NULL;
@@ -730,11 +739,80 @@ bool psock_srv_relook(struct psock_srv *srv)
 		/* published only when bytes moved, as a doorbell's pump would: a
 		 * publication with nothing new would send a waiter a token, which
 		 * epoll reports as a new edge (EPOLLET) */
-		if (srv->tx_moved != before)
+		if (srv->tx_moved != before) {
 			ps_pump(ps);
+			continue;
+		}
+		uint32_t app = atomic_load_explicit(&ps->shm->app_cpu, memory_order_relaxed);
+
+		if (cpu && app && app != cpu) {
+			srv->answer[srv->nanswer].idx = idx;
+			srv->answer[srv->nanswer].gen = srv->relook[i].gen;
+			srv->nanswer++;
+		}
 	}
 	srv->nrelook = 0;
 	srv->relooking = false;
+	return srv->tx_moved != moved;
+}
+
+static struct ps_sock *answer_sock(struct psock_srv *srv, unsigned i)
+{
+	uint32_t idx = srv->answer[i].idx;
+	struct ps_sock *ps = idx < srv->nsocks ? srv->socks[idx] : NULL;
+
+	if (!ps || ps->gen != srv->answer[i].gen || !ps->tcp || ps->app_closed || ps->busy)
+		return NULL;
+	return ps;
+}
+
+unsigned psock_srv_answer_begin(struct psock_srv *srv, bool watch)
+{
+	unsigned n = srv->nanswer;
+
+	if (!watch) {
+		srv->nanswer = 0;   /* their doorbells are on: the relook's pump_tx */
+		return n;
+	}
+	/* the doorbell off again, as after a token: psock_srv_answer_end owes each
+	 * one more look, which turns it back on */
+	for (unsigned i = 0; i < n; i++) {
+		struct ps_sock *ps = answer_sock(srv, i);
+
+		if (ps)
+			atomic_store(&ps->shm->eng_tx_idle, 0);
+	}
+	return n;
+}
+
+bool psock_srv_answer_ready(struct psock_srv *srv)
+{
+	for (unsigned i = 0; i < srv->nanswer; i++) {
+		struct ps_sock *ps = answer_sock(srv, i);
+
+		if (ps && psock_ring_used(&ps->shm->tx))
+			return true;
+	}
+	return false;
+}
+
+bool psock_srv_answer_end(struct psock_srv *srv)
+{
+	uint64_t moved = srv->tx_moved;
+	unsigned n = srv->nanswer;
+
+	srv->nanswer = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct ps_sock *ps = answer_sock(srv, i);
+		uint64_t before = srv->tx_moved;
+
+		if (!ps)
+			continue;
+		/* an empty ring sets eng_tx_idle = 1 and looks again (Dekker) */
+		pump_tx(ps, srv->eng->now);
+		if (srv->tx_moved != before)
+			ps_pump(ps);
+	}
 	return srv->tx_moved != moved;
 }
 

@@ -36,6 +36,15 @@ void psock_srv_idle(struct psock_srv *srv);
  * (their doorbell was turned off, psock.h). True when bytes moved: the loop goes
  * round again instead of sleeping (timers and writes of the new output). */
 bool psock_srv_relook(struct psock_srv *srv);
+/* After psock_srv_relook found nothing: the sockets it looked at whose program
+ * runs on another CPU, whose answer the loop may watch for instead of sleeping.
+ * begin turns their doorbells off and returns how many there are (0: nothing to
+ * watch; with watch false it only forgets them and counts them); ready says whether one of their send rings has bytes (loads only, for
+ * a spin); end, owed after every begin, moves what came and turns the doorbells
+ * back on (psock.h), true when bytes moved as psock_srv_relook. */
+unsigned psock_srv_answer_begin(struct psock_srv *srv, bool watch);
+bool psock_srv_answer_ready(struct psock_srv *srv);
+bool psock_srv_answer_end(struct psock_srv *srv);
 /* The fd watched under key is readable (or hung up). `ended`: the watch ended and
  * must be posted again if the fd is still in use. */
 void psock_srv_event(struct psock_srv *srv, uint64_t key, bool ended);

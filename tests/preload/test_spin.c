@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,44 @@ Test(spin, blocking_rr_exact_and_spins)
 Test(spin, poll_rr_exact) { rr(W_POLL); }
 Test(spin, epoll_lt_rr_exact) { rr(W_EPOLL_LT); }
 Test(spin, epoll_et_rr_exact) { rr(W_EPOLL_ET); }
+
+/* The engine on one CPU and the program on the other (psock.h app_cpu): the
+ * engine watches a woken program's send ring for its answer instead of
+ * sleeping, with the doorbell off meanwhile. Every exchange still exact in
+ * each kind of wait: an answer that came as the watch ended was not left
+ * without a doorbell. */
+static void pin(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	cr_assert_eq(sched_setaffinity(pid, sizeof(set), &set), 0, "pin %d: %s", (int)pid,
+		     strerror(errno));
+}
+
+Test(spin, other_cpu_rr_exact)
+{
+	int s = t_socket(0);
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	cpu_set_t eng0, self0;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("one CPU");
+	cr_assert_eq(syscall(SYS_getsockopt, s, SOL_SOCKET, SO_PEERCRED, &cr, &crlen), 0);
+	close(s);
+	cr_assert_eq(sched_getaffinity(cr.pid, sizeof(eng0), &eng0), 0);
+	cr_assert_eq(sched_getaffinity(0, sizeof(self0), &self0), 0);
+	pin(cr.pid, 0);
+	pin(0, 1);
+	rr(W_BLOCK);
+	rr(W_POLL);
+	rr(W_EPOLL_LT);
+	rr(W_EPOLL_ET);
+	sched_setaffinity(cr.pid, sizeof(eng0), &eng0);
+	sched_setaffinity(0, sizeof(self0), &self0);
+}
 
 /* CPU seconds of a process, in microseconds (/proc/PID/stat utime + stime). */
 static long long proc_cpu_us(pid_t pid)
