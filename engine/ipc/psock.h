@@ -87,7 +87,7 @@
 #define PSOCK_SHM_MAGIC   0x4b434f53u  /* "SOCK" */
 #define PSOCK_VERSION     1u
 #define PSOCK_HDR_SIZE    4096u        /* struct psock_shm, padded to a page */
-#define PSOCK_RING_SIZE   (256u << 10) /* per direction; pages are only touched when used */
+#define PSOCK_RING_SIZE   (1024u << 10) /* per direction; pages are only touched when used */
 
 /* One-byte messages on the placeholder. */
 enum { PSOCK_MSG_TOKEN = 'T', PSOCK_MSG_DOORBELL = 'D' };
