@@ -237,6 +237,9 @@ void pl_sock_disarm(struct pl_sock *s, unsigned events)
  * more come only when drainers race. */
 #define DRAIN_BATCH 4
 
+/* The engine's CPU as the last drained token's socket said (psock.h eng_cpu). */
+static _Atomic uint32_t eng_cpu;
+
 int pl_sock_drain(struct pl_sock *s, int fd)
 {
 	char buf[DRAIN_BATCH];
@@ -273,6 +276,9 @@ int pl_sock_drain(struct pl_sock *s, int fd)
 	}
 	/* drained first, then allow the next token (psock.h) */
 	atomic_store(&s->shm->tok_pending, 0);
+	uint32_t ec = atomic_load_explicit(&s->shm->eng_cpu, memory_order_relaxed);
+	if (ec != atomic_load_explicit(&eng_cpu, memory_order_relaxed))
+		atomic_store_explicit(&eng_cpu, ec, memory_order_relaxed);
 	if (n > 0) {
 		/* Was it another sleeper's? The kernel woke at most one thread asleep in
 		 * recv() on the placeholder, maybe not the one whose condition holds,
@@ -346,6 +352,21 @@ static uint64_t mono_ns(void)
 /* ---- adaptive polling (pl.h) ---- */
 
 uint32_t pl_spin_max_ns = PL_SPIN_US_DEFAULT * 1000u;
+bool pl_spin_auto = true;
+
+/* Spinning may pay: TAPSOCK_SPIN_US said so, or the engine runs on another CPU
+ * than this thread (sched_getcpu reads the rseq area: no system call). */
+static bool spin_allowed(void)
+{
+	uint32_t e;
+	int c;
+
+	if (!pl_spin_auto)
+		return true;
+	e = atomic_load_explicit(&eng_cpu, memory_order_relaxed);
+	c = sched_getcpu();
+	return e && c >= 0 && e != (uint32_t)c + 1;
+}
 
 uint64_t pl_spin_now(void) { return mono_ns(); }
 
@@ -363,7 +384,7 @@ unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg)
 	uint64_t t0;
 	unsigned r;
 
-	if (!b || !pl_spin_max_ns)
+	if (!b || !pl_spin_max_ns || !spin_allowed())
 		return 0;
 	t0 = mono_ns();
 	for (unsigned i = 1;; i++) {
@@ -388,7 +409,7 @@ void pl_spin_slept(_Atomic uint32_t *budget, uint64_t t0)
 {
 	uint32_t b;
 
-	if (!pl_spin_max_ns)
+	if (!pl_spin_max_ns || !spin_allowed())
 		return;
 	b = atomic_load_explicit(budget, memory_order_relaxed);
 	spin_store(budget, b, spin_after_sleep(b, mono_ns() - t0, pl_spin_max_ns));

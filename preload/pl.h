@@ -168,10 +168,15 @@ PL_HIDDEN int pl_sock_wait(struct pl_sock *s, int fd, unsigned events, int64_t t
  * it grow, a spin that ran out shrinks it (to 0 after a few), so an idle program
  * or a long wait never spins. Capped by TAPSOCK_SPIN_US (default below; 0: never
  * spin). `budget` is a per-socket (struct pl_sock.spin_ns) or per-thread word. */
-/* Off by default: on 2 CPUs the program shares a CPU with the engine, and its
- * spinning held the engine off (rr 64 B p50 37-45 us against 31-33 us, docs/bench.md). */
-#define PL_SPIN_US_DEFAULT 0
+/* Without TAPSOCK_SPIN_US the cap is PL_SPIN_US_DEFAULT, and a wait spins only
+ * while the engine runs on another CPU than the caller (psock.h eng_cpu, as the
+ * last token's socket said): on 2 CPUs a program that shares the engine's CPU
+ * and spins holds the engine off (rr 64 B p50 37-45 us against 31-33 us,
+ * docs/bench.md), one on a CPU of its own takes the next request without a
+ * wake-up of its CPU. TAPSOCK_SPIN_US spins wherever the engine runs. */
+#define PL_SPIN_US_DEFAULT 50
 PL_HIDDEN extern uint32_t pl_spin_max_ns;   /* 0: spinning off */
+PL_HIDDEN extern bool pl_spin_auto;         /* no TAPSOCK_SPIN_US: only apart from the engine */
 /* Spin until pl_sock_events(s) & want or the budget passes: the events, or 0
  * (the caller then arms and sleeps, then calls pl_spin_slept). */
 PL_HIDDEN unsigned pl_sock_spin(struct pl_sock *s, unsigned want);

@@ -1519,8 +1519,10 @@ static void env_init(void)
 		if (*end || us > 1000000)
 			pl_log("TAPSOCK_SPIN_US=%s: not a number of microseconds up to 1000000, "
 			       "keeping %u", spin, PL_SPIN_US_DEFAULT);
-		else
+		else {
 			pl_spin_max_ns = (uint32_t)us * 1000u;
+			pl_spin_auto = false;
+		}
 	}
 
 	if (dladdr((void *)env_init, &di) && di.dli_fname && di.dli_fname[0] == '/')

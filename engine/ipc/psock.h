@@ -143,7 +143,13 @@ struct psock_shm {
 	 * sk_stream_is_writeable(): room >= queued / 2 (psock_tx_writable). */
 	PSOCK_ATOMIC(uint32_t) tx_end;
 	PSOCK_ATOMIC(uint32_t) tx_sndbuf;
-	uint32_t _pad1[6];
+	/* The CPU the engine last published from, plus 1 (0: not known); stored
+	 * only when it changed. A hint, as app_cpu: the library spins before it
+	 * sleeps (when TAPSOCK_SPIN_US does not say otherwise) only while the
+	 * engine runs on another CPU than the caller, where spinning cannot hold
+	 * the engine off. */
+	PSOCK_ATOMIC(uint32_t) eng_cpu;
+	uint32_t _pad1[5];
 
 	/* written by the application(s) */
 	PSOCK_ATOMIC(uint32_t) wait_in;  /* sleepers/armed waiting for POLLIN-like events */

@@ -996,6 +996,12 @@ static void publish(struct ps_sock *ps)
 	atomic_store(&sh->ev, pub);
 	atomic_store(&sh->state, st);
 	atomic_fetch_add(&sh->gen, 1);
+	/* glibc reads it from the rseq area: no system call (psock.h eng_cpu) */
+	int c = sched_getcpu();
+	uint32_t cpu = c >= 0 ? (uint32_t)c + 1 : 0;
+
+	if (atomic_load_explicit(&sh->eng_cpu, memory_order_relaxed) != cpu)
+		atomic_store_explicit(&sh->eng_cpu, cpu, memory_order_relaxed);
 
 	/* then look at the waiters (seq_cst: the other half of their Dekker pattern) */
 	err = atomic_load(&sh->so_error) != 0 || (pub & POLLHUP);
