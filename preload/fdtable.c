@@ -121,6 +121,8 @@ struct pl_sock *pl__sock_new(void *shm, size_t size)
 	atomic_store(&s->keep_fd, -1);
 	atomic_store(&s->accq_n, 0);
 	s->accq = NULL;
+	atomic_store(&s->push_armed, false);
+	s->push_forks = 0;
 	s->free_next = NULL;
 	atomic_store(&s->refs, 1);
 	return s;
@@ -192,6 +194,9 @@ unsigned pl_sock_events(struct pl_sock *s)
 	st = atomic_load(&sh->state);
 	if (atomic_load_explicit(&s->accq_n, memory_order_relaxed))
 		r |= POLLIN;   /* connections the last accept() took and keeps */
+	if (atomic_load_explicit(&s->push_armed, memory_order_relaxed) &&
+	    (int32_t)(atomic_load(&sh->push_head) - atomic_load(&sh->push_tail)) > 0)
+		r |= POLLIN;   /* one pushed to us, in our control connection */
 	if (psock_ring_used(&sh->rx))
 		r |= POLLIN;
 	if ((st & PSOCK_ST_SENDABLE) && psock_tx_writable(sh))

@@ -2,7 +2,9 @@
  *
  * One connection per process, opened at the first request, replaced in a child
  * after fork (a shared connection would hand one process the other's replies).
- * Requests are serialised by a mutex: the engine answers each at once. The fd is
+ * Requests are serialised by a mutex: the engine answers each at once. The
+ * engine may also push a listener's connection to us unasked (psock.h
+ * PSOCK_ACCEPT_PUSH): whoever reads the connection hands it to sock.c. The fd is
  * moved high (F_DUPFD_CLOEXEC) so that the program's own fds keep the numbers
  * socket() and open() would give them. */
 #include <errno.h>
@@ -122,6 +124,79 @@ void pl__rep_close_fds(struct pl_reply *rep)
 	rep->nfds = 0;
 }
 
+/* One message from the engine into msg, its fds into rep (MSG_CMSG_CLOEXEC):
+ * its length, 0 at EOF, or -1 with errno. */
+static ssize_t ctl_recv(int c, uint8_t *msg, size_t size, struct pl_reply *rep, int flags)
+{
+	union { char buf[CMSG_SPACE(sizeof(int) * 2 * PSOCK_ACCEPT_MAX)]; struct cmsghdr align; } u;
+	struct iovec iov = { msg, size };
+	struct msghdr mh;
+	ssize_t r;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	while ((r = real_recvmsg(c, &mh, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR)
+		;
+	rep->nfds = 0;
+	if (r <= 0)
+		return r;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < k; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (rep->nfds < (int)(sizeof(rep->fds) / sizeof(rep->fds[0])))
+					rep->fds[rep->nfds++] = f;
+				else
+					real_close(f);   /* more than any reply carries */
+			}
+		}
+	return r;
+}
+
+/* A message that is no reply: a connection pushed to us (psock.h
+ * PSOCK_ACCEPT_PUSH) goes to its listener's queue; anything else is dropped. */
+static void ctl_unsolicited(const struct ipc_hdr *rh, const uint8_t *p, struct pl_reply *rep)
+{
+	if (rh->type == PSOCK_PUSHED && pl__accq_pushed) {
+		pl__accq_pushed(p, rh->len, rep->fds, rep->nfds);
+		rep->nfds = 0;
+	}
+	pl__rep_close_fds(rep);
+}
+
+void pl__ctl_drain(int max)
+{
+	uint8_t msg[IPC_MSG_MAX];
+	struct pl_reply rep;
+
+	pthread_mutex_lock(&ctl_mu);
+	/* only our own connection: a process made by clone() without fork's
+	 * handlers still has its parent's */
+	if (ctl_fd >= 0 && ctl_pid == getpid()) {
+		/* as many as the caller knows of: no read that only hears EAGAIN */
+		for (int n = 0; !max || n < max; n++) {
+			struct ipc_hdr rh;
+			const uint8_t *p;
+			ssize_t r = ctl_recv(ctl_fd, msg, sizeof(msg), &rep, MSG_DONTWAIT);
+
+			/* EOF or an error: the next request finds it */
+			if (r <= 0)
+				break;
+			if (ipc_parse(msg, (size_t)r, &rh, &p) < 0)
+				pl__rep_close_fds(&rep);
+			else
+				ctl_unsolicited(&rh, p, &rep);   /* no request is waiting */
+		}
+	}
+	pthread_mutex_unlock(&ctl_mu);
+}
+
 /* rep NULL: post the request (PSOCK_F_NOREPLY) and return once it is sent */
 static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size_t len,
 		       struct pl_reply *rep)
@@ -166,39 +241,21 @@ static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size
 	for (;;) {
 		struct ipc_hdr rh;
 		const uint8_t *p;
-		ssize_t r;
-
-		iov.iov_base = msg;
-		iov.iov_len = sizeof(msg);
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
 		/* the request is on its way: a signal does not abandon it */
-		while ((r = real_recvmsg(c, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-			;
+		ssize_t r = ctl_recv(c, msg, sizeof(msg), rep, 0);
+
 		if (r <= 0)
 			goto dead;
-		rep->nfds = 0;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-				for (int i = 0; i < k; i++) {
-					int f;
-
-					memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-					if (rep->nfds < (int)(sizeof(rep->fds) / sizeof(rep->fds[0])))
-						rep->fds[rep->nfds++] = f;
-					else
-						real_close(f);   /* more than any reply carries */
-				}
-			}
-		if (ipc_parse(msg, (size_t)r, &rh, &p) < 0 || rh.seq != h.seq) {
+		if (ipc_parse(msg, (size_t)r, &rh, &p) < 0) {
 			pl__rep_close_fds(rep);
 			continue;
 		}
+		if (rh.type == PSOCK_PUSHED || rh.seq != h.seq) {
+			ctl_unsolicited(&rh, p, rep);
+			continue;
+		}
 		rep->status = rh.status;
+		rep->flags = rh.flags;
 		rep->len = rh.len;
 		memcpy(rep->data, p, rh.len);
 		return 0;
@@ -216,6 +273,7 @@ int pl__call(uint16_t type, int fd, const void *payload, size_t len, struct pl_r
 	rep->nfds = 0;
 	rep->len = 0;
 	rep->status = 0;
+	rep->flags = 0;
 	pthread_mutex_lock(&ctl_mu);
 	r = call_locked(type, fd, -1, payload, len, rep);
 	pthread_mutex_unlock(&ctl_mu);
@@ -229,6 +287,7 @@ int pl__call2(uint16_t type, int fd, int fd2, const void *payload, size_t len, s
 	rep->nfds = 0;
 	rep->len = 0;
 	rep->status = 0;
+	rep->flags = 0;
 	pthread_mutex_lock(&ctl_mu);
 	r = call_locked(type, fd, fd2, payload, len, rep);
 	pthread_mutex_unlock(&ctl_mu);

@@ -129,6 +129,12 @@ struct pl_sock {
 	 * POLLIN while there are any. */
 	atomic_uint accq_n;
 	struct pl_accq *accq;       /* NULL until a batch brought more than one */
+	/* The engine pushes this listener's connections to this process (psock.h
+	 * PSOCK_ACCEPT_PUSH): POLLIN also while push_head != push_tail. Only a
+	 * socket this process made with socket() and held alone since (no fork:
+	 * push_forks is the fork count then + 1; 0: made elsewhere) is armed. */
+	atomic_bool push_armed;
+	uint32_t push_forks;
 };
 
 /* The tapsock socket behind fd, with a reference (pl_sock_put() it), or NULL when

@@ -27,6 +27,7 @@ PL_HIDDEN void pl__note_cpu(struct psock_shm *sh);
 /* the engine connection (ipc.c) */
 struct pl_reply {
 	int status;
+	unsigned flags;                 /* the reply's ipc_hdr.flags (PSOCK_F_ARMED) */
 	uint8_t data[IPC_PAYLOAD_MAX];
 	size_t len;
 	int fds[2 * PSOCK_ACCEPT_MAX];  /* PSOCK_ACCEPT's batch: 2 per connection */
@@ -46,6 +47,12 @@ PL_HIDDEN int pl__ctl_fd(void);           /* our connection's fd, -1 when none *
 PL_HIDDEN void pl__ctl_forget(int fd);    /* the program closed fd: if it was ours, forget it */
 PL_HIDDEN pid_t pl__engine_pid(void);     /* connects if needed; 0 when no engine */
 PL_HIDDEN void pl__ipc_atfork_child(void);
+/* Read what the engine pushed (psock.h PSOCK_ACCEPT_PUSH) from our connection
+ * without waiting, at most max messages (0: all): each PSOCK_PUSHED goes to
+ * pl__accq_pushed. */
+PL_HIDDEN void pl__ctl_drain(int max);
+/* A PSOCK_PUSHED's payload and fds (taken: kept with its listener or closed). */
+PL_HIDDEN void pl__accq_pushed(const uint8_t *p, size_t len, const int *fds, int nfds) __attribute__((weak));
 
 /* sockets (sock.c) */
 /* The listener's last reference is gone: close the connections it took from the

@@ -34,6 +34,8 @@ static void env_init(void);
 
 static void accq_atfork_prepare(void);
 static void accq_atfork_parent(void);
+/* forks of this process: a listener made before one is shared (pl.h push_forks) */
+static atomic_uint accq_forks;
 static void accq_atfork_child(void);
 
 static void atfork_prepare(void) { accq_atfork_prepare(); }
@@ -239,10 +241,12 @@ EXPORT int socket(int domain, int type, int protocol)
 	if (!(type & SOCK_CLOEXEC))
 		real_fcntl(fd, F_SETFD, 0);
 	/* O_NONBLOCK: the engine made the placeholder so (psock.h) */
-	if (!pl__attach(fd, rep.fds[1], &info)) {
+	struct pl_sock *s = pl__attach(fd, rep.fds[1], &info);
+	if (!s) {
 		pl__rep_close_fds(&rep);
 		return set_errno(ENOMEM);
 	}
+	s->push_forks = atomic_load(&accq_forks) + 1;   /* ours alone until a fork */
 	real_close(rep.fds[1]);
 	return fd;
 }
@@ -343,18 +347,26 @@ static bool nonblocking(int fd)
 struct pl_accq_ent {
 	int fd, memfd;              /* placeholder, memory */
 	bool nonblock;              /* the placeholder came O_NONBLOCK */
+	bool pushed;                /* PSOCK_PUSHED: push_tail counts it once taken */
 	struct psock_names nm;      /* names and psock_info */
 };
+
+/* a batch, and the connections pushed meanwhile */
+#define ACCQ_SIZE (PSOCK_ACCEPT_MAX + PSOCK_PUSH_MAX)
 
 struct pl_accq {
 	struct pl_sock *s;
 	unsigned head, n;           /* a ring of n entries from head */
-	struct pl_accq_ent e[PSOCK_ACCEPT_MAX];
+	uint32_t push_id;           /* PSOCK_ACCEPT_PUSH's id of this listener */
+	int push_fd;                /* the fd it was armed through (a fork disarms it) */
+	unsigned npushed;           /* entries pushed to us, not taken yet */
+	struct pl_accq_ent e[ACCQ_SIZE];
 	struct pl_accq *next;       /* accq_all */
 };
 
 static pthread_mutex_t accq_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct pl_accq *accq_all;   /* every listener's, for fork */
+static uint32_t accq_ids;          /* the last push_id given */
 
 static void accq_ent_close(const struct pl_accq_ent *e)
 {
@@ -371,21 +383,55 @@ static void accq_free_locked(struct pl_accq *q)
 			break;
 		}
 	for (unsigned i = 0; i < q->n; i++)
-		accq_ent_close(&q->e[(q->head + i) % PSOCK_ACCEPT_MAX]);
+		accq_ent_close(&q->e[(q->head + i) % ACCQ_SIZE]);
 	atomic_store(&q->s->accq_n, 0);
+	atomic_store(&q->s->push_armed, false);
 	q->s->accq = NULL;
 	free(q);
 }
 
 void pl__accq_drop(struct pl_sock *s)
 {
+	bool armed = atomic_load(&s->push_armed);
+
 	pthread_mutex_lock(&accq_mu);
 	if (s->accq)
 		accq_free_locked(s->accq);
 	pthread_mutex_unlock(&accq_mu);
+	/* a connection on its way to the listener closed here is closed with it,
+	 * as Linux closes those never accepted: read now, it finds no listener */
+	if (armed)
+		pl__ctl_drain(0);
 }
 
-static void accq_atfork_prepare(void) { pthread_mutex_lock(&accq_mu); }
+/* A fork shares the listeners: the engine must push to no one. Each armed one is
+ * disarmed with a round trip (PSOCK_ACCEPT_PUSH, id 0), whose reply comes after
+ * every connection pushed before it: those are kept here, for the parent, and
+ * none is on its way when the child starts (it could take the token of one,
+ * psock.h). A listener made before the fork is never armed again. */
+static void accq_atfork_prepare(void)
+{
+	atomic_fetch_add(&accq_forks, 1);
+	for (;;) {
+		struct pl_sock *s = NULL;
+		struct pl_reply rep;
+		int fd = -1;
+
+		pthread_mutex_lock(&accq_mu);
+		for (struct pl_accq *q = accq_all; q && !s; q = q->next)
+			if (atomic_load(&q->s->push_armed)) {
+				s = q->s;
+				fd = q->push_fd;
+			}
+		if (!s)
+			return;   /* held across the fork */
+		pthread_mutex_unlock(&accq_mu);
+		int32_t q[3] = { PSOCK_ACCEPT_PUSH, 0, 0 };
+		if (pl__call(PSOCK_ACCEPT, fd, q, sizeof(q), &rep) == 0)
+			pl__rep_close_fds(&rep);
+		atomic_store(&s->push_armed, false);
+	}
+}
 static void accq_atfork_parent(void) { pthread_mutex_unlock(&accq_mu); }
 
 static void accq_atfork_child(void)
@@ -407,13 +453,33 @@ static bool accq_take(struct pl_sock *s, struct pl_accq_ent *out)
 	pthread_mutex_lock(&accq_mu);
 	if ((q = s->accq) && q->n) {
 		*out = q->e[q->head];
-		q->head = (q->head + 1) % PSOCK_ACCEPT_MAX;
+		q->head = (q->head + 1) % ACCQ_SIZE;
 		q->n--;
 		atomic_store(&s->accq_n, q->n);
+		if (out->pushed) {
+			/* taken (psock.h push_tail): the engine may push the next */
+			q->npushed--;
+			atomic_fetch_add(&s->shm->push_tail, 1);
+		}
 		got = true;
 	}
 	pthread_mutex_unlock(&accq_mu);
 	return got;
+}
+
+/* With accq_mu held: s's queue, made if needed (NULL: no memory). */
+static struct pl_accq *accq_get_locked(struct pl_sock *s)
+{
+	struct pl_accq *q;
+
+	if (!(q = s->accq) && (q = calloc(1, sizeof(*q)))) {
+		q->s = s;
+		q->push_id = ++accq_ids ? accq_ids : ++accq_ids;
+		q->next = accq_all;
+		accq_all = q;
+		s->accq = q;
+	}
+	return q;
 }
 
 static void accq_put(struct pl_sock *s, const struct pl_accq_ent *e)
@@ -421,20 +487,78 @@ static void accq_put(struct pl_sock *s, const struct pl_accq_ent *e)
 	struct pl_accq *q;
 
 	pthread_mutex_lock(&accq_mu);
-	if (!(q = s->accq) && (q = calloc(1, sizeof(*q)))) {
-		q->s = s;
-		q->next = accq_all;
-		accq_all = q;
-		s->accq = q;
-	}
-	if (q && q->n < PSOCK_ACCEPT_MAX) {
-		q->e[(q->head + q->n++) % PSOCK_ACCEPT_MAX] = *e;
+	q = accq_get_locked(s);
+	if (q && q->n < ACCQ_SIZE) {
+		q->e[(q->head + q->n++) % ACCQ_SIZE] = *e;
 		atomic_store(&s->accq_n, q->n);
 		e = NULL;
 	}
 	pthread_mutex_unlock(&accq_mu);
 	if (e)
 		accq_ent_close(e);   /* no memory: as if the listener closed it */
+}
+
+/* Connections pushed to s that are in our control connection: counted by the
+ * engine (push_head), neither taken (push_tail) nor kept here. */
+static int accq_push_waits(struct pl_sock *s)
+{
+	uint32_t held;
+	int32_t n;
+
+	if (!atomic_load(&s->push_armed))
+		return 0;
+	pthread_mutex_lock(&accq_mu);
+	held = s->accq ? s->accq->npushed : 0;
+	pthread_mutex_unlock(&accq_mu);
+	n = (int32_t)(atomic_load(&s->shm->push_head) - atomic_load(&s->shm->push_tail) - held);
+	return n > 0 ? n : 0;
+}
+
+/* The id that names s in PSOCK_ACCEPT_PUSH (0: no memory for its queue). */
+static uint32_t accq_push_id(struct pl_sock *s, int fd)
+{
+	struct pl_accq *q;
+	uint32_t id;
+
+	if (s->push_forks != atomic_load(&accq_forks) + 1)
+		return 0;   /* made elsewhere, or shared by a fork (pl.h) */
+	pthread_mutex_lock(&accq_mu);
+	q = accq_get_locked(s);
+	if (q)
+		q->push_fd = fd;
+	id = q ? q->push_id : 0;
+	pthread_mutex_unlock(&accq_mu);
+	return id;
+}
+
+void pl__accq_pushed(const uint8_t *p, size_t len, const int *fds, int nfds)
+{
+	struct psock_pushed m;
+	struct pl_accq *q = NULL;
+	bool kept = false;
+
+	if (len == sizeof(m) && nfds == 2) {
+		memcpy(&m, p, sizeof(m));
+		pthread_mutex_lock(&accq_mu);
+		for (q = accq_all; q && q->push_id != m.id; q = q->next)
+			;
+		if (q && q->n < ACCQ_SIZE) {
+			/* room for a batch and PSOCK_PUSH_MAX: at most that many
+			 * are pushed and not taken */
+			struct pl_accq_ent e = { fds[0], fds[1], m.flags & SOCK_NONBLOCK, true, m.nm };
+
+			q->e[(q->head + q->n++) % ACCQ_SIZE] = e;
+			q->npushed++;
+			atomic_store(&q->s->accq_n, q->n);
+			kept = true;
+		} else if (q) {
+			atomic_fetch_add(&q->s->shm->push_tail, 1);   /* closed: as taken */
+		}
+		pthread_mutex_unlock(&accq_mu);
+	}
+	if (!kept)
+		for (int i = 0; i < nfds; i++)
+			real_close(fds[i]);   /* its listener is closed here */
 }
 
 /* A PSOCK_ACCEPT reply: the first connection in *first, the others kept.
@@ -450,7 +574,7 @@ static int accq_reply(struct pl_sock *s, struct pl_reply *rep, bool nonblock,
 		return -EPROTO;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct pl_accq_ent e = { rep->fds[2 * i], rep->fds[2 * i + 1], nonblock, { 0 } };
+		struct pl_accq_ent e = { rep->fds[2 * i], rep->fds[2 * i + 1], nonblock, false, { 0 } };
 
 		memcpy(&e.nm, rep->data + i * sizeof(e.nm), sizeof(e.nm));
 		if (!i)
@@ -488,6 +612,8 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 			break;
 		}
 		rep.nfds = 0;
+		if (!atomic_load(&s->dead) && (r = accq_push_waits(s)) > 0)
+			pl__ctl_drain(r);   /* pushed to us: no round trip */
 		if (atomic_load(&s->dead)) {
 			if (atomic_load(&s->accq_n))
 				pl__accq_drop(s);   /* the engine's death ends them too */
@@ -506,10 +632,15 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		} else {
 			/* the new placeholders come O_NONBLOCK if asked; the engine
 			 * gives a batch only to a non-blocking listener (psock.h
-			 * PSOCK_ACCEPT_MAX) */
-			int32_t q[2] = { flags & SOCK_NONBLOCK, PSOCK_ACCEPT_MAX };
+			 * PSOCK_ACCEPT_MAX), and pushes the next connections to us
+			 * under the same conditions (PSOCK_ACCEPT_PUSH) */
+			uint32_t id = accq_push_id(s, fd);
+			int32_t q[3] = { (flags & SOCK_NONBLOCK) | (id ? PSOCK_ACCEPT_PUSH : 0),
+					 PSOCK_ACCEPT_MAX, (int32_t)id };
 
-			r = pl__call(PSOCK_ACCEPT, fd, q, sizeof(q), &rep);
+			r = pl__call(PSOCK_ACCEPT, fd, q, id ? sizeof(q) : 2 * sizeof(q[0]), &rep);
+			if (id && r >= 0)
+				atomic_store(&s->push_armed, !!(rep.flags & PSOCK_F_ARMED));
 		}
 		if (r == -ENETDOWN || r == -ECONNRESET) {
 			/* the engine is gone (DESIGN decision 8): this accept fails with

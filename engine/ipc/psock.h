@@ -187,6 +187,12 @@ struct psock_shm {
 	 * program runs on another CPU than its own; beside it, spinning would hold
 	 * the program off (psock_srv_answer_begin). */
 	PSOCK_ATOMIC(uint32_t) app_cpu;
+	/* A listener's connections pushed to the process that armed it
+	 * (PSOCK_ACCEPT_PUSH): push_head counts those the engine sent over that
+	 * process's control connection (stored once the message is there),
+	 * push_tail those the library moved from it into its own queue. */
+	PSOCK_ATOMIC(uint32_t) push_head;   /* engine */
+	PSOCK_ATOMIC(uint32_t) push_tail;   /* library */
 };
 _Static_assert(sizeof(struct psock_shm) <= PSOCK_HDR_SIZE, "psock_shm fits its page");
 
@@ -197,7 +203,7 @@ enum psock_type {
 	PSOCK_ATTACH      = 65, /* -> psock_info, fds [memfd]; -ENOTSOCK: not one of ours */
 	PSOCK_BIND        = 66, /* psock_addr -> empty */
 	PSOCK_LISTEN      = 67, /* int32 backlog -> empty */
-	PSOCK_ACCEPT      = 68, /* [int32 flags [, int32 max]] -> n psock_names (each
+	PSOCK_ACCEPT      = 68, /* [int32 flags [, int32 max [, uint32 id]]] -> n psock_names (each
 				   with its psock_info), fds [placeholder, memfd] for each
 				   (2n, in the same order); flags SOCK_NONBLOCK: the
 				   placeholders come O_NONBLOCK (accept4's flag, without
@@ -224,6 +230,8 @@ enum psock_type {
 				   (tcp_close_linger): the caller sleeps until it reads EOF
 				   there, at most the linger time. -EBUSY: other processes
 				   still hold the socket, this close does not linger. */
+	PSOCK_PUSHED      = 77, /* engine -> library, unsolicited, seq 0: psock_pushed,
+				   fds [placeholder, memfd] (PSOCK_ACCEPT_PUSH) */
 };
 
 /* Connections one PSOCK_ACCEPT takes at most (2 fds each: far below SCM_MAX_FD).
@@ -244,6 +252,44 @@ enum psock_type {
  * for another holder of the listener; only a listener forked or passed on
  * after its holder took a batch gets there. */
 #define PSOCK_ACCEPT_MAX 32
+
+/* PSOCK_ACCEPT's flags bit: push the next connections of this listener to me
+ * (the request is then [int32 flags, int32 max, uint32 id]). An event loop that
+ * accepts one connection at a time pays a round trip (two process switches and
+ * the engine's wake-up) per accept; pushed, accept() reads the connection from
+ * its control connection without waiting. The library asks only about a
+ * listener it made with socket() and holds alone (no fork since: a process that
+ * shares it, waiting with EPOLLEXCLUSIVE, could take the token of a connection
+ * pushed to another); before a fork it disarms its listeners with a round trip
+ * (id 0, max 0: -EAGAIN, none taken), after which nothing pushed is on its
+ * way. The engine arms the listener for the asking process when a batch's
+ * conditions hold (O_NONBLOCK, one process has asked about it) and, while they
+ * hold, makes each connection that
+ * completes at once and sends it as PSOCK_PUSHED (seq 0, the id given) over
+ * that process's control connection, at most PSOCK_PUSH_MAX not yet taken
+ * (push_head - push_tail of the listener's memory): the others stay in the
+ * accept queue for a PSOCK_ACCEPT. The message is in the control connection
+ * before push_head counts it and before the token (publish), so a library that
+ * sees push_head != push_tail finds it there with a non-blocking read (the
+ * lost-wake-up argument above, push_head != push_tail being the condition). A
+ * second process asking about the listener disarms it; a connection already
+ * pushed stays with the first, as a batch does. The library's reply reader
+ * tells a pushed message from a reply by its type and keeps it with the
+ * listener of that id (or closes it: listener closed); the listener is
+ * readable, in the process that armed it, while it keeps one or push_head !=
+ * push_tail. Where this differs from Linux: a pushed connection not taken yet
+ * counts against no backlog (at most PSOCK_PUSH_MAX beyond it); a process that
+ * exits, execs or closes its copy of the listener while one is on its way
+ * closes it (the engine forgets the push when the control connection ends), as
+ * a batch. Not covered: a listener handed on without fork (exec after
+ * posix_spawn, SCM_RIGHTS) while a connection is on its way, its new holder
+ * waiting with EPOLLEXCLUSIVE, may take that connection's token: the armed
+ * process then learns of it at the listener's next event. */
+#define PSOCK_ACCEPT_PUSH 0x40000000   /* id 0 and max 0: disarm, take none (-EAGAIN) */
+#define PSOCK_PUSH_MAX 1u
+/* ipc_hdr.flags of PSOCK_ACCEPT_PUSH's reply: the listener is armed for the
+ * asker (no flag: it is not, and its pushes are another's). */
+#define PSOCK_F_ARMED 0x200u
 
 /* ipc_hdr.flags of a request (ipc.h's IPC_F_* are reply flags): no reply wanted. */
 #define PSOCK_F_NOREPLY 0x100u
@@ -273,6 +319,12 @@ struct psock_names {
 	uint16_t lport, rport;  /* host order */
 	int32_t peer_err;       /* getpeername: 0 or -ENOTCONN */
 	struct psock_info info; /* PSOCK_ACCEPT: the new socket */
+};
+
+struct psock_pushed {
+	uint32_t id;             /* PSOCK_ACCEPT_PUSH's, naming the listener */
+	uint32_t flags;          /* SOCK_NONBLOCK: the placeholder came O_NONBLOCK */
+	struct psock_names nm;
 };
 
 struct psock_opt {

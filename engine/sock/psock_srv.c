@@ -69,6 +69,10 @@ struct ps_sock {
 	unsigned listening : 1, connecting : 1, eof : 1, shut_wr_pending : 1, app_closed : 1,
 		 busy : 1, again : 1, memfd_held : 1,
 		 rx_wrapped : 1, tx_wrapped : 1;  /* a ring's counter reached its end (ring_pages) */
+	/* A listener armed by PSOCK_ACCEPT_PUSH: its connections go to client
+	 * push_cl (while its gen is push_clgen) as PSOCK_PUSHED with push_id. */
+	unsigned push_armed : 1, push_nb : 1;
+	uint32_t push_cl, push_clgen, push_id;
 };
 
 #define HASH_SIZE 4096u
@@ -347,6 +351,8 @@ static void ps_owner_add(struct ps_sock *ps, pid_t pid)
 		ps->cappids = n;
 	}
 	ps->pids[ps->npids++] = pid;
+	if (ps->npids > 1)
+		ps->push_armed = 0;   /* prefork workers share the queue (psock.h) */
 }
 
 static void tcp_cb(struct tcp_sock *s, unsigned events, void *arg)
@@ -1005,10 +1011,77 @@ static void publish(struct ps_sock *ps)
 
 	/* then look at the waiters (seq_cst: the other half of their Dekker pattern) */
 	err = atomic_load(&sh->so_error) != 0 || (pub & POLLHUP);
-	in_ready = psock_ring_used(&sh->rx) || (pub & POLLIN) || err;
+	in_ready = psock_ring_used(&sh->rx) || (pub & POLLIN) || err ||
+		   (ps->push_armed && (int32_t)(atomic_load(&sh->push_head) - atomic_load(&sh->push_tail)) > 0);
 	out_ready = (sendable && psock_tx_writable(sh)) || (pub & POLLOUT) || err;
 	if ((atomic_load(&sh->wait_in) && in_ready) || (atomic_load(&sh->wait_out) && out_ready))
 		send_token(ps);
+}
+
+static int send_reply(int fd, const struct ipc_hdr *req, int status, const void *data,
+		      size_t len, const int *fds, int nfds);
+
+/* The connections completed on an armed listener go to the process that armed
+ * it at once, PSOCK_PUSHED over its control connection (psock.h
+ * PSOCK_ACCEPT_PUSH), at most PSOCK_PUSH_MAX not taken yet; the others stay in
+ * the accept queue for a PSOCK_ACCEPT. */
+static void ps_push(struct ps_sock *lis)
+{
+	struct psock_srv *srv = lis->srv;
+	struct psock_shm *sh = lis->shm;
+
+	while (lis->push_armed && lis->tcp && (tcp_sock_events(lis->tcp) & POLLIN)) {
+		struct psock_pushed m = { .id = lis->push_id, .flags = lis->push_nb ? SOCK_NONBLOCK : 0 };
+		struct ipc_hdr h = { .type = PSOCK_PUSHED };
+		struct ps_client *c = lis->push_cl < srv->ncl ? &srv->cl[lis->push_cl] : NULL;
+		uint32_t head = atomic_load(&sh->push_head), tail = atomic_load(&sh->push_tail);
+		struct tcp_sock *child;
+		struct ps_sock *ps;
+		int appfd, fds[2];
+		bool kept;
+
+		if ((int32_t)(head - tail) < 0)
+			/* a connection counted before a re-arming was taken after
+			 * it: the counts meet again */
+			atomic_store(&sh->push_head, head = tail);
+		if (head - tail >= PSOCK_PUSH_MAX)
+			return;
+		if (!c || c->fd < 0 || c->gen != lis->push_clgen) {
+			/* the process exited or exec'd: what was on its way went
+			 * with its control connection */
+			lis->push_armed = 0;
+			atomic_store(&sh->push_head, atomic_load(&sh->push_tail));
+			return;
+		}
+		if (tcp_accept(lis->tcp, &child))
+			return;
+		if (ps_new(srv, child, lis->domain, c->pid, c->uid, lis->push_nb, &ps, &appfd)) {
+			tcp_close(child, srv->eng->now);   /* as do_accept's failure */
+			return;
+		}
+		tcp_getsockname(child, &m.nm.laddr, &m.nm.lport);
+		m.nm.peer_err = tcp_getpeername(child, &m.nm.raddr, &m.nm.rport);
+		m.nm.info.shm_size = (uint32_t)shm_total();
+		m.nm.info.domain = ps->domain;
+		ps_pump(ps);   /* data or a FIN may be queued already */
+		fds[0] = appfd;
+		fds[1] = memfd_of(ps, &kept);
+		if (fds[1] < 0 || send_reply(c->fd, &h, 0, &m, sizeof(m), fds, 2) < 0) {
+			/* closed as a connection never accepted (the placeholder's
+			 * EOF): the process's control connection is full or gone */
+			lis->push_armed = 0;
+			close(appfd);
+			if (fds[1] >= 0 && !kept)
+				close(fds[1]);
+			return;
+		}
+		close(appfd);
+		if (!kept)
+			close(fds[1]);
+		/* after the message is there: the library that sees it counted
+		 * finds it (psock.h) */
+		atomic_store(&sh->push_head, head + 1);
+	}
 }
 
 /* Everything that may have changed for ps: errors, both rings, readiness, wake-ups.
@@ -1053,6 +1126,8 @@ static void ps_pump(struct ps_sock *ps)
 			}
 			continue;
 		}
+		if (ps->push_armed)
+			ps_push(ps);
 		publish(ps);
 	} while (ps->again);
 	ps->busy = 0;
@@ -1174,6 +1249,38 @@ static int do_socket(struct req *r)
 	return 0;
 }
 
+/* PSOCK_ACCEPT_PUSH: arm lis for the asking process when a batch's conditions
+ * hold (psock.h), or disarm it. The listener's file flag is looked at only when
+ * the arming changes: an event loop asks again after every empty queue. */
+static void push_arm(struct req *r, struct ps_sock *lis, uint32_t id, bool nb)
+{
+	uint32_t ci = (uint32_t)(r->c - r->srv->cl);
+
+	if (lis->npids > 1 || !id) {   /* id 0: the holder forks */
+		lis->push_armed = 0;
+		return;
+	}
+	if (lis->push_armed && lis->push_cl == ci && lis->push_clgen == r->c->gen &&
+	    lis->push_id == id) {
+		lis->push_nb = nb;
+		return;
+	}
+	if (!(fcntl(r->pfd, F_GETFL) & O_NONBLOCK)) {
+		lis->push_armed = 0;
+		return;
+	}
+	if (lis->push_cl != ci || lis->push_clgen != r->c->gen || lis->push_id != id)
+		/* what was counted went over another control connection (gone:
+		 * same pid, one process) or to a listener the library no longer
+		 * knows (it closed those): none will be taken */
+		atomic_store(&lis->shm->push_head, atomic_load(&lis->shm->push_tail));
+	lis->push_armed = 1;
+	lis->push_nb = nb;
+	lis->push_cl = ci;
+	lis->push_clgen = r->c->gen;
+	lis->push_id = id;
+}
+
 /* Up to max connections of the accept queue in one reply (psock.h
  * PSOCK_ACCEPT): a server accepting a burst pays one round trip per batch
  * instead of one per connection. A failure after the first ends the batch
@@ -1182,15 +1289,24 @@ static int do_accept(struct req *r)
 {
 	struct ps_sock *lis = r->ps, *ps;
 	struct tcp_sock *child;
-	int32_t q[2] = { 0, 1 };
+	int32_t q[3] = { 0, 1, 0 };
 	int err = 0, appfd, n = 0;
 
-	if (r->h.len != 0 && r->h.len != sizeof(int32_t) && r->h.len != sizeof(q))
+	if (r->h.len != 0 && r->h.len != sizeof(int32_t) && r->h.len != 2 * sizeof(int32_t) &&
+	    r->h.len != sizeof(q))
 		return -EINVAL;
 	if (r->h.len)
 		memcpy(q, r->p, r->h.len);
 	if (!lis->listening)
 		return -EINVAL;
+	r->h.flags &= (uint16_t)~PSOCK_F_ARMED;
+	if ((q[0] & PSOCK_ACCEPT_PUSH) && r->h.len == sizeof(q)) {
+		push_arm(r, lis, (uint32_t)q[2], q[0] & SOCK_NONBLOCK);
+		if (lis->push_armed)
+			r->h.flags |= PSOCK_F_ARMED;
+		if (!q[2] && !q[1])
+			return -EAGAIN;   /* only the disarming: nothing taken */
+	}
 	if (q[1] < 1)
 		q[1] = 1;
 	if (q[1] > PSOCK_ACCEPT_MAX)
@@ -1383,7 +1499,8 @@ static int send_reply(int fd, const struct ipc_hdr *req, int status, const void 
 		      size_t len, const int *fds, int nfds)
 {
 	uint8_t msg[IPC_MSG_MAX];
-	struct ipc_hdr h = { .type = req->type, .seq = req->seq, .status = status, .len = (uint32_t)len };
+	struct ipc_hdr h = { .type = req->type, .flags = (uint16_t)(req->flags & PSOCK_F_ARMED),
+			     .seq = req->seq, .status = status, .len = (uint32_t)len };
 	union { char buf[CMSG_SPACE(sizeof(int) * 2 * PSOCK_ACCEPT_MAX)]; struct cmsghdr align; } u;
 	struct iovec iov;
 	struct msghdr mh = { 0 };

@@ -1,4 +1,4 @@
-/* test_accq.c - connections one accept() took ahead for the following ones (psock.h PSOCK_ACCEPT_MAX): readiness in poll and epoll, accept4's flags, fork, the listener's close (accept(2), epoll(7)).
+/* test_accq.c - connections one accept() took ahead for the following ones, or the engine pushed (psock.h PSOCK_ACCEPT_MAX, PSOCK_ACCEPT_PUSH): readiness in poll and epoll, accept4's flags, fork, the listener's close (accept(2), epoll(7)).
  *
  * A non-blocking tapsock listener, N kernel clients connected at once (raw system
  * calls): the first accept() takes them all from the engine, the following ones
@@ -360,6 +360,110 @@ Test(accq, shared_listener_takes_one)
 	close(up[1]);
 	close(go[0]);
 	close(go[1]);
+}
+
+/* Connections pushed by the engine one at a time (psock.h PSOCK_ACCEPT_PUSH):
+ * an event loop's first accept() that asks the engine arms the listener; each
+ * connection then comes without a request, exactly once, with its address, and
+ * the listener is readable exactly while one waits (level- and edge-triggered). */
+static void pushed_one_at_a_time(uint32_t evs)
+{
+	uint16_t port;
+	int lfd = listener(&port), ep = epoll_create1(0), fd, k;
+	struct epoll_event ev = { .events = evs, .data.fd = lfd };
+	bool seen[N] = { 0 };
+
+	cr_assert(epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == 0);
+	cr_assert(accept(lfd, NULL, NULL) < 0 && errno == EAGAIN);
+	for (int i = 0; i < N; i++) {
+		struct sockaddr_in sa, ka;
+		socklen_t len = sizeof(sa), klen = sizeof(ka);
+		uint8_t b = (uint8_t)i;
+
+		k = k_connect(plenv_eaddr(), port);
+		cr_assert(write(k, &b, 1) == 1);
+		cr_assert_eq(epoll_wait(ep, &ev, 1, 2000), 1, "connection %d: not reported", i);
+		cr_assert((fd = accept(lfd, (struct sockaddr *)&sa, &len)) >= 0, "accept %d: %s", i,
+			  strerror(errno));
+		cr_assert(getsockname(k, (struct sockaddr *)&ka, &klen) == 0);
+		cr_expect(sa.sin_port == ka.sin_port && sa.sin_addr.s_addr == ka.sin_addr.s_addr,
+			  "connection %d: accept() named another peer", i);
+		cr_expect(accept(lfd, NULL, NULL) < 0 && errno == EAGAIN, "connection %d: a second one", i);
+		cr_expect_eq(epoll_wait(ep, &ev, 1, 0), 0, "connection %d: readable once accepted", i);
+		who(fd, seen);
+		cr_assert(write(fd, "y", 1) == 1);
+		cr_assert(read(k, &b, 1) == 1 && b == 'y');
+		close(fd);
+		close(k);
+	}
+	/* a burst after the pushes: one pushed, the others queued, all taken once */
+	int ks[3];
+	for (int i = 0; i < 3; i++) {
+		uint8_t b = (uint8_t)i;
+
+		ks[i] = k_connect(plenv_eaddr(), port);
+		cr_assert(write(ks[i], &b, 1) == 1);
+	}
+	usleep(100 * 1000);
+	memset(seen, 0, sizeof(seen));
+	for (int n = 0; n < 3;) {
+		cr_assert_eq(epoll_wait(ep, &ev, 1, 2000), 1, "burst: %d of 3 reported", n);
+		/* one per wake-up, or until EAGAIN as an edge-triggered server must */
+		do {
+			cr_assert((fd = accept(lfd, NULL, NULL)) >= 0 || (evs & EPOLLET),
+				  "burst %d: %s", n, strerror(errno));
+			if (fd >= 0) {
+				who(fd, seen);
+				close(fd);
+				n++;
+			}
+		} while (fd >= 0 && (evs & EPOLLET));
+		cr_assert(fd >= 0 || errno == EAGAIN);
+	}
+	cr_expect(accept(lfd, NULL, NULL) < 0 && errno == EAGAIN);
+	cr_expect_eq(epoll_wait(ep, &ev, 1, 100), 0, "readable with every connection accepted");
+	for (int i = 0; i < 3; i++)
+		close(ks[i]);
+	close(ep);
+	close(lfd);
+}
+
+Test(accq, pushed_level_triggered) { pushed_one_at_a_time(EPOLLIN); }
+Test(accq, pushed_edge_triggered) { pushed_one_at_a_time(EPOLLIN | EPOLLET); }
+
+/* A connection pushed and not accepted: the listener's close closes it (as
+ * Linux closes those never accepted), no fd stays; a forked child sees none. */
+Test(accq, pushed_fork_and_close)
+{
+	uint16_t port;
+	int lfd = listener(&port), k, before = count_fds(), st, fd;
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	pid_t pid;
+
+	/* the first connection's accept asks the engine: it arms the listener */
+	k = k_connect(plenv_eaddr(), port);
+	cr_assert(poll(&p, 1, 2000) == 1);
+	cr_assert((fd = accept(lfd, NULL, NULL)) >= 0);
+	close(fd);
+	close(k);
+	k = k_connect(plenv_eaddr(), port);
+	cr_assert(poll(&p, 1, 2000) == 1, "not reported");
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct pollfd q = { .fd = lfd, .events = POLLIN };
+		int r = poll(&q, 1, 0), a = accept(lfd, NULL, NULL);
+
+		_exit(r == 0 && a < 0 && errno == EAGAIN ? 0 : 1);
+	}
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child saw the parent's connection");
+	cr_expect(poll(&p, 1, 0) == 1, "the parent lost its connection to the child");
+	close(lfd);
+	cr_expect(k_ended(k), "pushed connection open after the listener's close");
+	close(k);
+	cr_expect_eq(count_fds(), before - 1, "fds left: %d, %d before (the listener's among them)",
+		     count_fds(), before);
 }
 
 int main(int argc, char **argv)
