@@ -1303,6 +1303,17 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 			memcpy(&v, val, sizeof(v));
 			atomic_store(&s->shm->v6only, v != 0);
 		}
+	} else if (level == IPPROTO_TCP && name == TCP_NODELAY && val &&
+		   len >= (socklen_t)sizeof(int) && !atomic_load(&s->dead) &&
+		   !atomic_load(&s->shm->tx.head) &&
+		   !(atomic_load(&s->shm->state) & PSOCK_ST_LISTEN)) {
+		/* nothing written yet, so Nagle holds nothing to push: the value
+		 * waits in the shared page for the engine's next look (psock.h
+		 * nodelay), no message at all */
+		int v;
+
+		memcpy(&v, val, sizeof(v));
+		atomic_store(&s->shm->nodelay, v ? 2u : 1u);
 	} else if (val && len >= (socklen_t)sizeof(int) && len <= 64 &&
 		   ((level == IPPROTO_TCP && name == TCP_NODELAY) ||
 		    (level == SOL_SOCKET && (name == SO_KEEPALIVE || name == SO_REUSEADDR ||

@@ -193,6 +193,17 @@ struct psock_shm {
 	 * push_tail those the library moved from it into its own queue. */
 	PSOCK_ATOMIC(uint32_t) push_head;   /* engine */
 	PSOCK_ATOMIC(uint32_t) push_tail;   /* library */
+	/* TCP_NODELAY set while nothing was ever written to the send ring (an
+	 * event loop sets it on every connection it accepts, before its first
+	 * send): 1 + the value, 0 none. Nagle holds nothing then, so nothing needs
+	 * pushing at once: the engine takes the value (exchange with 0) before it
+	 * moves bytes from the send ring and before it answers a request about
+	 * the socket (getsockopt sees it, listen() passes it on), which saves a
+	 * message per connection. Once bytes were written, and on a listener
+	 * (connections pushed to the library are made without a request),
+	 * TCP_NODELAY goes as a PSOCK_SETSOCKOPT: Linux pushes what Nagle holds
+	 * when it is set. */
+	PSOCK_ATOMIC(uint32_t) nodelay;
 };
 _Static_assert(sizeof(struct psock_shm) <= PSOCK_HDR_SIZE, "psock_shm fits its page");
 

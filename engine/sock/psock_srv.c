@@ -912,11 +912,25 @@ static void pump_tx_full(struct ps_sock *ps, uint64_t now)
 		(void)tcp_send(ps->tcp, &none, 1, 0, now);
 }
 
+/* A TCP_NODELAY the library left in the shared page (psock.h nodelay). */
+static void nodelay_take(struct ps_sock *ps, uint64_t now)
+{
+	struct psock_shm *sh = ps->shm;
+	int v;
+
+	if (!atomic_load_explicit(&sh->nodelay, memory_order_relaxed))
+		return;
+	v = (int)atomic_exchange(&sh->nodelay, 0) - 1;
+	if (v >= 0)
+		(void)tcp_setsockopt(ps->tcp, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v), now);
+}
+
 static void pump_tx(struct ps_sock *ps, uint64_t now)
 {
 	struct psock_shm *sh = ps->shm;
 	uint32_t size = sh->tx_size;
 
+	nodelay_take(ps, now);
 	for (;;) {
 		uint32_t tail = atomic_load_explicit(&sh->tx.tail, memory_order_relaxed);
 		uint32_t used = atomic_load_explicit(&sh->tx.head, memory_order_acquire) - tail;
@@ -1359,6 +1373,7 @@ static int do_request(struct req *r)
 		return do_socket(r);
 	if (!ps || !ps->tcp)
 		return -ENOTSOCK;
+	nodelay_take(ps, now);
 	switch (r->h.type) {
 	case PSOCK_ATTACH:
 		r->rfds[0] = memfd_of(ps, &kept);

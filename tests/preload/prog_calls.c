@@ -327,6 +327,16 @@ int main(int argc, char **argv)
 	      "r=%d nodelay %d keepalive %d reuseaddr %d nodelay off %d", r, got[0], got[1], got[2], got[3]);
 	CHECK("posted_option_short_einval", setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, 2) == -1 &&
 	      errno == EINVAL, "short value accepted");
+	/* TCP_NODELAY before a socket's first write waits in the shared page
+	 * (psock.h nodelay) and is taken once; after the first write it is a
+	 * message, and a value taken before never comes back over it */
+	setsockopt(cl, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	getsockopt(cl, IPPROTO_TCP, TCP_NODELAY, &got[0], &gl);
+	ssize_t w = send(cl, "x", 1, 0);
+	setsockopt(cl, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+	getsockopt(cl, IPPROTO_TCP, TCP_NODELAY, &got[1], &gl);
+	CHECK("nodelay_before_and_after_first_write", got[0] == 1 && w == 1 && got[1] == 0,
+	      "nodelay %d, send %zd, then nodelay off %d", got[0], w, got[1]);
 	r = accept(lfd, NULL, NULL);
 	CHECK("accept_drained_eagain", r == -1 && errno == EAGAIN, "r=%d", r);
 	close(cl);
