@@ -75,9 +75,6 @@ void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxfla
 	eng_drop(eng, eth_input(eng, frame, len, rxflags, now));
 }
 
-void eng_batch_begin(struct eng *eng) { tcp_hold_wakeups(eng, true); }
-void eng_batch_end(struct eng *eng) { tcp_hold_wakeups(eng, false); }
-
 uint64_t eng_poll(struct eng *eng, uint64_t now)
 {
 	uint64_t next;

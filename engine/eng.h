@@ -61,12 +61,6 @@ void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxfla
 	       uint64_t now);
 /* Run due timers of every layer. Returns the next deadline (TIME_NEVER if none). */
 uint64_t eng_poll(struct eng *eng, uint64_t now);
-/* A batch of inputs (the frames and messages of one loop turn): the sockets'
- * callbacks are queued and run once at eng_batch_end, so a program on the
- * preload library gets one token for all the data of the turn, not one per
- * frame (each token woke it and it preempted the engine between frames). */
-void eng_batch_begin(struct eng *eng);
-void eng_batch_end(struct eng *eng);
 
 /* For the layers: hand a finished frame (p->data at the Ethernet header) to the link. */
 int eng_tx(struct eng *eng, struct pkt *p);

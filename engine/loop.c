@@ -382,7 +382,6 @@ static void reap(struct loop *lp)
 	unsigned head, n = 0;
 	uint64_t now = loop_now();
 
-	eng_batch_begin(lp->p.eng);
 	io_uring_for_each_cqe(&lp->ring, head, cqe) {
 		n++;
 		switch (UD_KIND(cqe->user_data)) {
@@ -418,7 +417,6 @@ static void reap(struct loop *lp)
 		}
 	}
 	io_uring_cq_advance(&lp->ring, n);
-	eng_batch_end(lp->p.eng);
 }
 
 /* ---- adaptive polling (issue 6; DESIGN field notes: a wake-up across the two

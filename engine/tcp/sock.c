@@ -29,21 +29,12 @@ void tcp_run_wakeups(struct eng *eng)
 	struct tcp_stack *st = eng->tcp;
 	struct tcp_sock *tp;
 
-	if (st->wake_held)
-		return;
 	while ((tp = st->wake_head)) {
 		st->wake_head = tp->wake_next;
 		tp->flags &= ~TF_WAKE;
 		if (tp->cb && !(tp->flags & TF_ORPHAN))
 			tp->cb(tp, tcp_sock_events(tp), tp->cb_arg);
 	}
-}
-
-void tcp_hold_wakeups(struct eng *eng, bool hold)
-{
-	eng->tcp->wake_held = hold;
-	if (!hold)
-		tcp_run_wakeups(eng);
 }
 
 void tcp_maybe_free(struct tcp_sock *tp)

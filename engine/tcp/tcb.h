@@ -256,7 +256,6 @@ struct tcp_stack {
 	uint64_t challenge_stamp;   /* RFC 5961 7: global challenge ACK budget */
 	unsigned challenge_count;
 	struct tcp_sock *wake_head; /* sockets whose callback is due */
-	bool wake_held;          /* tcp_hold_wakeups: callbacks wait for its end */
 	unsigned nreq, ntw, nsock;
 	void (*trace)(struct eng *eng, const struct tcp_conn *c, int from, int to, void *arg);
 	void *trace_arg;

@@ -6,7 +6,6 @@
 #ifndef TSK_TCP_TCP_H
 #define TSK_TCP_TCP_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,9 +62,6 @@ enum drop_reason tcp_input(struct eng *eng, const struct ip_info *ip,
  * ICMP's; mtu is the next-hop MTU of a "fragmentation needed" (else 0). */
 void tcp_icmp_error(struct eng *eng, const struct ip_info *inner, const uint8_t *l4,
 		    size_t l4len, uint8_t type, uint8_t code, uint16_t mtu, uint64_t now);
-
-/* While held, socket callbacks are only queued; letting go runs them. */
-void tcp_hold_wakeups(struct eng *eng, bool hold);
 
 /* Run due timers. Returns the next deadline, TIME_NEVER if none. */
 uint64_t tcp_poll(struct eng *eng, uint64_t now);

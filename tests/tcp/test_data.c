@@ -392,30 +392,3 @@ Test(tcp_data, direct_reader_full_leaves_window_as_queue_says)
 	cr_assert_eq(tcp_recv(F.s, b, sizeof(b), 0, F.now), 5);
 	cr_assert_eq(memcmp(b, "hello", 5), 0);
 }
-
-Test(tcp_data, held_wakeups_one_callback_after_the_batch)
-{
-	struct direct_reader d = { .cap = 64 };
-	const struct tcp_seg *o;
-
-	fx_established();
-	tcp_sock_set_rx(F.s, direct_take, &d);
-	F.ncb = 0;
-	F.events = 0;
-	eng_batch_begin(F.eng);
-	cr_assert_eq(seg(.flags = TH_ACK, .data = "abc", .len = 3), DROP_NONE);
-	/* the bytes and the ACKs do not wait for the batch's end, the callback does */
-	o = expect_out(TH_ACK);   /* quick ACK at the start */
-	cr_assert_eq(o->ack, PISS + 4);
-	F.p_seq += 3;
-	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "def", .len = 3), DROP_NONE);
-	cr_assert_eq(d.len, 6);
-	cr_assert_eq(memcmp(d.buf, "abcdef", 6), 0);
-	cr_assert_eq(F.ncb, 0, "no callback while the batch runs");
-	eng_batch_end(F.eng);
-	cr_assert_eq(F.ncb, 1, "one callback for the whole batch");
-	/* outside a batch, a segment's callback comes at once again */
-	F.p_seq += 3;
-	cr_assert_eq(seg(.flags = TH_ACK | TH_PSH, .data = "g", .len = 1), DROP_NONE);
-	cr_assert_eq(F.ncb, 2);
-}
