@@ -981,8 +981,13 @@ static void publish(struct ps_sock *ps)
 
 	sendable = !ps->shut_wr_pending && tcp_send(ps->tcp, NULL, 0, 0, ps->srv->eng->now) == 0;
 	/* one send buffer for the ring and TCP's queue, as Linux's (psock.h tx_end):
-	 * tx_end first, it must be valid once tx_sndbuf is not 0 */
-	atomic_store(&sh->tx_end, atomic_load(&sh->tx.tail) + (uint32_t)tcp_send_space(ps->tcp));
+	 * tx_end first, it must be valid once tx_sndbuf is not 0. Only while the
+	 * socket can send: a reset leaves TCP no room, and a writer on another CPU
+	 * that still saw the old state (stored below) would find no room and answer
+	 * EAGAIN, which Linux never does for a reset connection; with the old limit
+	 * its bytes go into the ring as if sent just before the reset. */
+	if (sendable)
+		atomic_store(&sh->tx_end, atomic_load(&sh->tx.tail) + (uint32_t)tcp_send_space(ps->tcp));
 	atomic_store(&sh->tx_sndbuf, (uint32_t)tcp_send_buffer(ps->tcp));
 	/* The peer's FIN (POLLRDHUP, and POLLHUP once we shut down too) is behind
 	 * every byte TCP still holds: reported before those bytes are in the ring,
