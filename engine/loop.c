@@ -443,10 +443,12 @@ static bool work_waiting(struct loop *lp)
 	return false;
 }
 
+static unsigned frames_ready(void *lp) { return work_waiting(lp); }
+
 /* true: completions are waiting, no need to sleep */
 static bool spin(struct loop *lp)
 {
-	uint64_t t0;
+	uint64_t waited;
 	uint32_t b = lp->spin_ns;
 
 	/* Programs on the preload library rang lately: they run on these same few
@@ -457,20 +459,10 @@ static bool spin(struct loop *lp)
 	lp->st.spins++;
 	/* what this turn queued goes out first: the peer's answer to it is what we wait for */
 	io_uring_submit(&lp->ring);
-	t0 = loop_now();
-	for (unsigned i = 1;; i++) {
-		if (work_waiting(lp)) {
-			lp->st.spin_hits++;
-			lp->spin_ns = spin_after_hit(b, loop_now() - t0, lp->spin_max_ns);
-			return true;
-		}
-		for (int k = 0; k < 16; k++)
-			cpu_relax();
-		/* an application we just woke may be waiting for this very CPU */
-		if (!(i & 3))
-			sched_yield();
-		if (loop_now() - t0 >= b)
-			break;
+	if (spin_poll(b, frames_ready, lp, loop_now, &waited)) {
+		lp->st.spin_hits++;
+		lp->spin_ns = spin_after_hit(b, waited, lp->spin_max_ns);
+		return true;
 	}
 	lp->spin_ns = spin_after_miss(b);
 	return false;
@@ -486,6 +478,13 @@ static void spin_slept(struct loop *lp, uint64_t t0)
 	lp->ans_sleep = false;
 }
 
+static unsigned answer_ready(void *arg)
+{
+	struct loop *lp = arg;
+
+	return psock_srv_answer_ready(lp->p.psock) || work_waiting(lp);
+}
+
 /* A program this turn woke runs on another CPU (psock_srv_answer_begin): its
  * answer usually comes within a wake-up or two of that CPU, and the engine
  * that watches the send ring meanwhile takes it without the program's
@@ -497,8 +496,8 @@ static bool answer_wait(struct loop *lp)
 {
 	struct psock_srv *srv = lp->p.psock;
 	uint32_t b = lp->ans_ns;
-	bool hit = false, moved;
-	uint64_t t0;
+	bool hit, moved;
+	uint64_t waited;
 
 	lp->ans_sleep = false;
 	if (!psock_srv_answer_begin(srv, b != 0))
@@ -508,24 +507,11 @@ static bool answer_wait(struct loop *lp)
 		return false;
 	/* what this turn queued goes out first (the answer may need its ACK) */
 	io_uring_submit(&lp->ring);
-	t0 = loop_now();
-	for (unsigned i = 1;; i++) {
-		if (psock_srv_answer_ready(srv) || work_waiting(lp)) {
-			hit = true;
-			break;
-		}
-		for (int k = 0; k < 16; k++)
-			cpu_relax();
-		/* whoever else shares this CPU (the peer of the exchange) goes first */
-		if (!(i & 3))
-			sched_yield();
-		if (loop_now() - t0 >= b)
-			break;
-	}
+	hit = spin_poll(b, answer_ready, lp, loop_now, &waited) != 0;
 	moved = psock_srv_answer_end(srv);
 	if (hit) {
 		lp->st.ans_hits++;
-		lp->ans_ns = spin_after_hit(b, loop_now() - t0, lp->spin_max_ns);
+		lp->ans_ns = spin_after_hit(b, waited, lp->spin_max_ns);
 		lp->ans_sleep = false;
 		return true;
 	}

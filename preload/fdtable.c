@@ -386,25 +386,14 @@ static void spin_store(_Atomic uint32_t *budget, uint32_t old, uint32_t b)
 unsigned pl_spin(_Atomic uint32_t *budget, unsigned (*ready)(void *), void *arg)
 {
 	uint32_t b = atomic_load_explicit(budget, memory_order_relaxed);
-	uint64_t t0;
+	uint64_t waited;
 	unsigned r;
 
 	if (!b || !pl_spin_max_ns || !spin_allowed())
 		return 0;
-	t0 = mono_ns();
-	for (unsigned i = 1;; i++) {
-		if ((r = ready(arg))) {
-			spin_store(budget, b, spin_after_hit(b, mono_ns() - t0, pl_spin_max_ns));
-			return r;
-		}
-		for (int k = 0; k < 16; k++)
-			cpu_relax();
-		/* The one we wait for (the engine, the peer) may be runnable on this
-		 * very CPU: on a 2-core machine a spinner must not hold it off. */
-		if (!(i & 3))
-			sched_yield();
-		if (mono_ns() - t0 >= b)
-			break;
+	if ((r = spin_poll(b, ready, arg, mono_ns, &waited))) {
+		spin_store(budget, b, spin_after_hit(b, waited, pl_spin_max_ns));
+		return r;
 	}
 	spin_store(budget, b, spin_after_miss(b));
 	return 0;

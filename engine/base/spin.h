@@ -6,10 +6,12 @@
  * never spin; a sleep that ended within the cap makes it grow to a little more
  * than that sleep (at least the minimum, at least twice the budget), and a sleep
  * longer than the cap turns it off. Pure functions over the values: the callers
- * keep the budget where they need it (a loop's field, a socket's atomic). */
+ * keep the budget where they need it (a loop's field, a socket's atomic); and
+ * spin_poll, the spin itself, over the caller's readiness test and clock. */
 #ifndef TSK_BASE_SPIN_H
 #define TSK_BASE_SPIN_H
 
+#include <sched.h>
 #include <stdint.h>
 
 /* The first budget after a short sleep: a spin shorter than a wake-up's cost
@@ -57,6 +59,31 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+/* Looks at ready(arg) for up to `budget` ns, a pause between looks and every
+ * fourth time a sched_yield(): whoever is waited for (the engine, the peer,
+ * the program) may be runnable on this very CPU, and on a 2-core machine a
+ * spinner must not hold it off. What ready() said, 0 when the budget ran
+ * out; *waited: the ns it took, on the caller's clock now(). */
+static inline unsigned spin_poll(uint32_t budget, unsigned (*ready)(void *), void *arg,
+				 uint64_t (*now)(void), uint64_t *waited)
+{
+	uint64_t t0 = now();
+	unsigned r;
+
+	for (unsigned i = 1;; i++) {
+		if ((r = ready(arg))) {
+			*waited = now() - t0;
+			return r;
+		}
+		for (int k = 0; k < 16; k++)
+			cpu_relax();
+		if (!(i & 3))
+			sched_yield();
+		if ((*waited = now() - t0) >= budget)
+			return 0;
+	}
 }
 
 #endif
