@@ -1040,6 +1040,40 @@ static void publish(struct ps_sock *ps)
 static int send_reply(int fd, const struct ipc_hdr *req, int status, const void *data,
 		      size_t len, const int *fds, int nfds);
 
+/* The next connection of lis's accept queue made a socket of (pid, uid), its
+ * names in *nm: 0, -EAGAIN (none waits) or the failure (the connection closed,
+ * as one never accepted). */
+static int accept_one(struct ps_sock *lis, pid_t pid, uid_t uid, bool nonblock,
+		      struct psock_names *nm, struct ps_sock **ps, int *appfd)
+{
+	struct psock_srv *srv = lis->srv;
+	struct tcp_sock *child;
+	int err;
+
+	if ((err = tcp_accept(lis->tcp, &child)))
+		return err;
+	if ((err = ps_new(srv, child, lis->domain, pid, uid, nonblock, ps, appfd))) {
+		tcp_close(child, srv->eng->now);
+		return err == -ENOMEM ? -ENOBUFS : err;
+	}
+	memset(nm, 0, sizeof(*nm));
+	tcp_getsockname(child, &nm->laddr, &nm->lport);
+	nm->peer_err = tcp_getpeername(child, &nm->raddr, &nm->rport);
+	nm->info.shm_size = (uint32_t)shm_total();
+	nm->info.domain = (*ps)->domain;
+	ps_pump(*ps);   /* data or a FIN may be queued already */
+	return 0;
+}
+
+/* A listener whose connections may be taken ahead of accept() (a batch, a
+ * push: psock.h PSOCK_ACCEPT_MAX): non-blocking, and only one process has
+ * asked about it. The flag is the file's, which the placeholder pfd we
+ * received shares with the program's fd. */
+static bool takes_ahead(const struct ps_sock *lis, int pfd)
+{
+	return lis->npids <= 1 && (fcntl(pfd, F_GETFL) & O_NONBLOCK);
+}
+
 /* The connections completed on an armed listener go to the process that armed
  * it at once, PSOCK_PUSHED over its control connection (psock.h
  * PSOCK_ACCEPT_PUSH), at most PSOCK_PUSH_MAX not taken yet; the others stay in
@@ -1054,7 +1088,6 @@ static void ps_push(struct ps_sock *lis)
 		struct ipc_hdr h = { .type = PSOCK_PUSHED };
 		struct ps_client *c = lis->push_cl < srv->ncl ? &srv->cl[lis->push_cl] : NULL;
 		uint32_t head = atomic_load(&sh->push_head), tail = atomic_load(&sh->push_tail);
-		struct tcp_sock *child;
 		struct ps_sock *ps;
 		int appfd, fds[2];
 		bool kept;
@@ -1072,17 +1105,8 @@ static void ps_push(struct ps_sock *lis)
 			atomic_store(&sh->push_head, atomic_load(&sh->push_tail));
 			return;
 		}
-		if (tcp_accept(lis->tcp, &child))
+		if (accept_one(lis, c->pid, c->uid, lis->push_nb, &m.nm, &ps, &appfd))
 			return;
-		if (ps_new(srv, child, lis->domain, c->pid, c->uid, lis->push_nb, &ps, &appfd)) {
-			tcp_close(child, srv->eng->now);   /* as do_accept's failure */
-			return;
-		}
-		tcp_getsockname(child, &m.nm.laddr, &m.nm.lport);
-		m.nm.peer_err = tcp_getpeername(child, &m.nm.raddr, &m.nm.rport);
-		m.nm.info.shm_size = (uint32_t)shm_total();
-		m.nm.info.domain = ps->domain;
-		ps_pump(ps);   /* data or a FIN may be queued already */
 		fds[0] = appfd;
 		fds[1] = memfd_of(ps, &kept);
 		if (fds[1] < 0 || send_reply(c->fd, &h, 0, &m, sizeof(m), fds, 2) < 0) {
@@ -1284,7 +1308,7 @@ static void push_arm(struct req *r, struct ps_sock *lis, uint32_t id, bool nb)
 		lis->push_nb = nb;
 		return;
 	}
-	if (!(fcntl(r->pfd, F_GETFL) & O_NONBLOCK)) {
+	if (!takes_ahead(lis, r->pfd)) {
 		lis->push_armed = 0;
 		return;
 	}
@@ -1307,7 +1331,6 @@ static void push_arm(struct req *r, struct ps_sock *lis, uint32_t id, bool nb)
 static int do_accept(struct req *r)
 {
 	struct ps_sock *lis = r->ps, *ps;
-	struct tcp_sock *child;
 	int32_t q[3] = { 0, 1, 0 };
 	int err = 0, appfd, n = 0;
 
@@ -1331,31 +1354,17 @@ static int do_accept(struct req *r)
 	if (q[1] > PSOCK_ACCEPT_MAX)
 		q[1] = PSOCK_ACCEPT_MAX;
 	while (n < q[1]) {
-		struct psock_names nm = { 0 };
+		struct psock_names nm;
 
-		/* A batch only for a non-blocking listener (psock.h): the flag is
-		 * the file's, which the placeholder we received shares with the
-		 * program's fd; looked at only when a second connection waits,
-		 * so one at a time costs no system call. And only while one
-		 * process has asked about the listener: prefork workers share
-		 * the queue, a batch would wait for the worker that took it
-		 * instead of going to an idle one (and be reset if it exited). */
-		if (n == 1 && (!(tcp_sock_events(lis->tcp) & POLLIN) || lis->npids > 1 ||
-			       !(fcntl(r->pfd, F_GETFL) & O_NONBLOCK)))
+		/* A batch only where connections may be taken ahead: looked at
+		 * only when a second connection waits, so one at a time costs no
+		 * system call. Prefork workers share the queue: a batch would
+		 * wait for the worker that took it instead of going to an idle
+		 * one (and be closed if it exited). */
+		if (n == 1 && (!(tcp_sock_events(lis->tcp) & POLLIN) || !takes_ahead(lis, r->pfd)))
 			break;
-		if ((err = tcp_accept(lis->tcp, &child)))
+		if ((err = accept_one(lis, r->c->pid, r->c->uid, q[0] & SOCK_NONBLOCK, &nm, &ps, &appfd)))
 			break;
-		err = ps_new(r->srv, child, lis->domain, r->c->pid, r->c->uid, q[0] & SOCK_NONBLOCK, &ps, &appfd);
-		if (err) {
-			tcp_close(child, r->srv->eng->now);
-			err = err == -ENOMEM ? -ENOBUFS : err;
-			break;
-		}
-		tcp_getsockname(child, &nm.laddr, &nm.lport);
-		nm.peer_err = tcp_getpeername(child, &nm.raddr, &nm.rport);
-		nm.info.shm_size = (uint32_t)shm_total();
-		nm.info.domain = ps->domain;
-		ps_pump(ps);   /* data or a FIN may be queued already */
 		if ((err = reply_fds(r, ps, appfd)) < 0)
 			break;
 		memcpy(r->out + (size_t)n * sizeof(nm), &nm, sizeof(nm));
