@@ -202,7 +202,7 @@ static int call_locked(uint16_t type, int fd, int fd2, const void *payload, size
 		       struct pl_reply *rep)
 {
 	uint8_t msg[IPC_MSG_MAX];
-	union { char buf[CMSG_SPACE(sizeof(int) * 2 * PSOCK_ACCEPT_MAX)]; struct cmsghdr align; } u;
+	union { char buf[CMSG_SPACE(sizeof(int) * 2)]; struct cmsghdr align; } u;   /* fd, fd2 */
 	struct ipc_hdr h = { .type = type, .flags = rep ? 0 : PSOCK_F_NOREPLY, .seq = ++ctl_seq,
 			     .len = (uint32_t)len };
 	struct iovec iov;
@@ -268,16 +268,7 @@ dead:
 
 int pl__call(uint16_t type, int fd, const void *payload, size_t len, struct pl_reply *rep)
 {
-	int r;
-
-	rep->nfds = 0;
-	rep->len = 0;
-	rep->status = 0;
-	rep->flags = 0;
-	pthread_mutex_lock(&ctl_mu);
-	r = call_locked(type, fd, -1, payload, len, rep);
-	pthread_mutex_unlock(&ctl_mu);
-	return r;
+	return pl__call2(type, fd, -1, payload, len, rep);
 }
 
 int pl__call2(uint16_t type, int fd, int fd2, const void *payload, size_t len, struct pl_reply *rep)

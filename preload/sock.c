@@ -482,17 +482,25 @@ static struct pl_accq *accq_get_locked(struct pl_sock *s)
 	return q;
 }
 
+/* With accq_mu held: e at the end of q; false when it is full. */
+static bool accq_append_locked(struct pl_accq *q, const struct pl_accq_ent *e)
+{
+	if (q->n >= ACCQ_SIZE)
+		return false;
+	q->e[(q->head + q->n++) % ACCQ_SIZE] = *e;
+	if (e->pushed)
+		q->npushed++;
+	atomic_store(&q->s->accq_n, q->n);
+	return true;
+}
+
 static void accq_put(struct pl_sock *s, const struct pl_accq_ent *e)
 {
 	struct pl_accq *q;
 
 	pthread_mutex_lock(&accq_mu);
-	q = accq_get_locked(s);
-	if (q && q->n < ACCQ_SIZE) {
-		q->e[(q->head + q->n++) % ACCQ_SIZE] = *e;
-		atomic_store(&s->accq_n, q->n);
+	if ((q = accq_get_locked(s)) && accq_append_locked(q, e))
 		e = NULL;
-	}
 	pthread_mutex_unlock(&accq_mu);
 	if (e)
 		accq_ent_close(e);   /* no memory: as if the listener closed it */
@@ -542,14 +550,11 @@ void pl__accq_pushed(const uint8_t *p, size_t len, const int *fds, int nfds)
 		pthread_mutex_lock(&accq_mu);
 		for (q = accq_all; q && q->push_id != m.id; q = q->next)
 			;
-		if (q && q->n < ACCQ_SIZE) {
-			/* room for a batch and PSOCK_PUSH_MAX: at most that many
-			 * are pushed and not taken */
-			struct pl_accq_ent e = { fds[0], fds[1], m.flags & SOCK_NONBLOCK, true, m.nm };
+		/* room for a batch and PSOCK_PUSH_MAX: at most that many are
+		 * pushed and not taken */
+		struct pl_accq_ent e = { fds[0], fds[1], m.flags & SOCK_NONBLOCK, true, m.nm };
 
-			q->e[(q->head + q->n++) % ACCQ_SIZE] = e;
-			q->npushed++;
-			atomic_store(&q->s->accq_n, q->n);
+		if (q && accq_append_locked(q, &e)) {
 			kept = true;
 		} else if (q) {
 			atomic_fetch_add(&q->s->shm->push_tail, 1);   /* closed: as taken */
