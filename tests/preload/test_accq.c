@@ -50,6 +50,12 @@ static void clients(uint16_t port, int *k)
 	usleep(100 * 1000);   /* the last ACKs and bytes reach the engine */
 }
 
+static void clients_close(const int *k)
+{
+	for (int i = 0; i < N; i++)
+		close(k[i]);
+}
+
 /* The index the connection's client sent; marks it seen (once only). */
 static int who(int fd, bool *seen)
 {
@@ -133,8 +139,7 @@ Test(accq, epoll_level_triggered_one_accept_per_wait)
 		close(fd);
 	}
 	cr_expect_eq(epoll_wait(ep, &ev, 1, 100), 0, "reported with every connection accepted");
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	close(ep);
 	close(lfd);
 }
@@ -164,8 +169,7 @@ Test(accq, epoll_edge_triggered_gets_its_edges)
 	cr_assert((fd = accept(lfd, NULL, NULL)) >= 0);
 	close(fd);
 	close(k2);
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	close(ep);
 	close(lfd);
 }
@@ -190,8 +194,7 @@ Test(accq, accept4_flags_apply_to_each_call)
 		who(fd, seen);
 		close(fd);
 	}
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	close(lfd);
 }
 
@@ -239,8 +242,7 @@ Test(accq, fork_leaves_them_to_the_parent)
 		who(fd, seen);
 		close(fd);
 	}
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	close(pp[0]);
 	close(pp[1]);
 	close(back[0]);
@@ -271,8 +273,7 @@ Test(accq, close_ends_those_not_accepted)
 	cr_assert(poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 2000) == 1);
 	cr_expect(read(fd, &b, 1) == 1 && b == 'z');
 	close(fd);
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	cr_expect_eq(count_fds(), before - 1, "fds left: %d, %d before (the listener's among them)",
 		     count_fds(), before);
 }
@@ -300,8 +301,7 @@ Test(accq, blocking_accept_takes_one)
 	}
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child found nothing to accept");
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	close(lfd);
 }
 
@@ -353,8 +353,7 @@ Test(accq, shared_listener_takes_one)
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "the other process did not get the other %d connections (status %d)", N - 1, st);
-	for (int i = 0; i < N; i++)
-		close(k[i]);
+	clients_close(k);
 	close(lfd);
 	close(up[0]);
 	close(up[1]);
