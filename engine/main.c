@@ -672,13 +672,14 @@ int main(int argc, char **argv)
 		const struct loop_stats *ls = loop_get_stats(d->loop);
 		log_info("loop: %llu turns, %llu rx completions, %llu rx re-arms, %llu ENOBUFS, "
 			 "%llu write batches, %llu direct writes (pool full), %llu timer arms, "
-			 "%llu spins (%llu found work)",
+			 "%llu spins (%llu found work), %llu answers caught by watching",
 			 (unsigned long long)ls->turns, (unsigned long long)ls->rx_cqes,
 			 (unsigned long long)ls->rx_rearms, (unsigned long long)ls->rx_enobufs,
 			 (unsigned long long)ls->tx_submits,
 			 (unsigned long long)tap_sync_writes(d->tap),
 			 (unsigned long long)ls->timer_arms,
-			 (unsigned long long)ls->spins, (unsigned long long)ls->spin_hits);
+			 (unsigned long long)ls->spins, (unsigned long long)ls->spin_hits,
+			 (unsigned long long)ls->ans_hits);
 	}
 	if (d->pidfile_written)
 		unlink(d->pidfile);
