@@ -281,9 +281,7 @@ int pl_sock_drain(struct pl_sock *s, int fd)
 	}
 	/* drained first, then allow the next token (psock.h) */
 	atomic_store(&s->shm->tok_pending, 0);
-	uint32_t ec = atomic_load_explicit(&s->shm->eng_cpu, memory_order_relaxed);
-	if (ec != atomic_load_explicit(&eng_cpu, memory_order_relaxed))
-		atomic_store_explicit(&eng_cpu, ec, memory_order_relaxed);
+	psock_cpu_note(&eng_cpu, atomic_load_explicit(&s->shm->eng_cpu, memory_order_relaxed));
 	if (n > 0) {
 		/* Was it another sleeper's? The kernel woke at most one thread asleep in
 		 * recv() on the placeholder, maybe not the one whose condition holds,
@@ -329,13 +327,7 @@ int pl__wait_token(struct pl_sock *s, int fd, unsigned events)
 
 void pl__note_cpu(struct psock_shm *sh)
 {
-	/* glibc reads it from the rseq area: no system call. Stored only when it
-	 * changed: the engine reads this cache line. */
-	int c = sched_getcpu();
-	uint32_t v = c >= 0 ? (uint32_t)c + 1 : 0;
-
-	if (atomic_load_explicit(&sh->app_cpu, memory_order_relaxed) != v)
-		atomic_store_explicit(&sh->app_cpu, v, memory_order_relaxed);
+	psock_cpu_note(&sh->app_cpu, psock_cpu_now());
 }
 
 void pl__doorbell(int fd)
@@ -363,14 +355,13 @@ bool pl_spin_auto = true;
  * than this thread (sched_getcpu reads the rseq area: no system call). */
 static bool spin_allowed(void)
 {
-	uint32_t e;
-	int c;
+	uint32_t e, c;
 
 	if (!pl_spin_auto)
 		return true;
 	e = atomic_load_explicit(&eng_cpu, memory_order_relaxed);
-	c = sched_getcpu();
-	return e && c >= 0 && e != (uint32_t)c + 1;
+	c = psock_cpu_now();
+	return e && c && e != c;
 }
 
 uint64_t pl_spin_now(void) { return mono_ns(); }

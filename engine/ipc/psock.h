@@ -76,6 +76,7 @@
 #ifndef TSK_IPC_PSOCK_H
 #define TSK_IPC_PSOCK_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -351,6 +352,23 @@ static inline uint32_t psock_ring_used(const struct psock_ring *r)
 
 /* Bytes the application may add to the send ring now: its room, bounded by the
  * send buffer the engine allows (tx_end). */
+/* This thread's CPU as eng_cpu and app_cpu hold it: plus 1, 0 when unknown
+ * (glibc reads it from the rseq area: no system call). */
+static inline uint32_t psock_cpu_now(void)
+{
+	int c = sched_getcpu();
+
+	return c >= 0 ? (uint32_t)c + 1 : 0;
+}
+
+/* Stores a CPU hint (eng_cpu, app_cpu) only when it changed: the other side
+ * reads its cache line on every exchange. */
+static inline void psock_cpu_note(PSOCK_ATOMIC(uint32_t) *at, uint32_t cpu)
+{
+	if (atomic_load_explicit(at, memory_order_relaxed) != cpu)
+		atomic_store_explicit(at, cpu, memory_order_relaxed);
+}
+
 static inline uint32_t psock_tx_room(const struct psock_shm *sh)
 {
 	struct psock_shm *m = (struct psock_shm *)sh;

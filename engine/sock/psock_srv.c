@@ -726,8 +726,8 @@ bool psock_srv_relook(struct psock_srv *srv)
 {
 	uint64_t moved = srv->tx_moved;
 	unsigned n = srv->nrelook;
-	/* plus 1, as app_cpu; 0 (unknown) matches no program's */
-	uint32_t cpu = n ? (uint32_t)(sched_getcpu() + 1) : 0;
+	/* as app_cpu holds it; 0 (unknown) matches no program's */
+	uint32_t cpu = n ? psock_cpu_now() : 0;
 
 	srv->relooking = true;
 	srv->nanswer = 0;
@@ -1021,12 +1021,7 @@ static void publish(struct ps_sock *ps)
 	atomic_store(&sh->ev, pub);
 	atomic_store(&sh->state, st);
 	atomic_fetch_add(&sh->gen, 1);
-	/* glibc reads it from the rseq area: no system call (psock.h eng_cpu) */
-	int c = sched_getcpu();
-	uint32_t cpu = c >= 0 ? (uint32_t)c + 1 : 0;
-
-	if (atomic_load_explicit(&sh->eng_cpu, memory_order_relaxed) != cpu)
-		atomic_store_explicit(&sh->eng_cpu, cpu, memory_order_relaxed);
+	psock_cpu_note(&sh->eng_cpu, psock_cpu_now());
 
 	/* then look at the waiters (seq_cst: the other half of their Dekker pattern) */
 	err = atomic_load(&sh->so_error) != 0 || (pub & POLLHUP);
