@@ -373,8 +373,9 @@ int tap_open(const struct tap_config *cfg, struct link **out, char *err, size_t 
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", cfg->ifname);
-	/* IFF_TUN_EXCL: never attach to someone else's persistent TAP of that name */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
+	/* IFF_TUN_EXCL: never attach to someone else's persistent TAP of that name
+	 * (0x8000: the sign bit of the short ifr_flags, hence the cast) */
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
 	/* A TAP just released by a process that used io_uring may stay busy while the
 	 * kernel tears its ring down (deferred): retry for about a second. */
 	for (tries = 0;; tries++) {

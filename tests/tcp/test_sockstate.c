@@ -403,7 +403,7 @@ Test(tcp_sndbuf, grows_with_cwnd_for_a_blocked_writer)
 	seg(.ack = F.iss + 1 + 2920);
 	tcp_getsockopt(F.s, SOL_SOCKET, SO_SNDBUF, &v, &l);
 	cr_assert(F.s->cc.cwnd / F.s->mss >= 40);
-	cr_assert_eq(v, 2 * (F.s->cc.cwnd / F.s->mss) * 4352, "2 * cwnd * 4352");
+	cr_assert_eq(v, (int)(2 * (F.s->cc.cwnd / F.s->mss) * 4352), "2 * cwnd * 4352");
 }
 
 Test(tcp_sndbuf, user_setting_stops_autotuning)
