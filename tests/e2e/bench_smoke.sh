@@ -49,6 +49,12 @@ for w in want:
     p = r["stacks"].get("preload")
     # the preload column is a figure or says why not
     assert p is None or "na" in p or isinstance(p.get("median"), (int, float)), (w, p)
+# the library's connection rate is measured in both placements of the engine
+if isinstance(ids["crr"]["stacks"].get("preload", {}).get("median"), (int, float)):
+    assert "with the client" in ids["crr"]["how"], ids["crr"]["how"]
+    b = ids["crr-beside"]
+    assert isinstance(b["stacks"]["preload"].get("median"), (int, float)), b
+    assert "with the program" in b["how"], b["how"]
 rr = ids["rr-64-diff"]["stacks"]["kernel"]["extra"]
 assert rr["cdf_last_round"] and rr["p99_us"]["median"] >= ids["rr-64-diff"]["stacks"]["kernel"]["median"]
 print("ok: %d results" % len(d["results"]))
