@@ -50,6 +50,10 @@ struct eng {
 	struct sock_services *svc; /* built-in services (sock/services.h), NULL when none */
 	uint64_t now;          /* `now` of the entry point running (eng_start, eng_input,
 				  eng_poll): for socket callbacks, which are not handed it */
+	/* A frame read in two pieces (loop.c, direct reads): its TCP payload, which
+	 * would start at rx_split_at right behind the headers, is at rx_split_data.
+	 * Set only around eng_input, for a frame whose checksum needs no check. */
+	const uint8_t *rx_split_at, *rx_split_data;
 };
 
 struct eng *eng_new(const struct eng_config *cfg, struct link *link, uint64_t now);

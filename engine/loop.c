@@ -1,6 +1,7 @@
 /* loop.c - the io_uring event loop of tapsockd (io_uring_enter(2), io_uring_setup(2),
  * io_uring_register_buf_ring(3); DESIGN decision 4 and its field notes). */
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +56,14 @@ struct loop {
 	uint8_t *rxbufs;
 	unsigned nbufs;
 	size_t bufsize;
+	/* direct reads (direct_pull): frames read with preadv2 into a receive ring */
+	bool direct;               /* reading so: no other read posted */
+	bool direct_want;          /* waiting for the multishot read to end first */
+	bool direct_off;           /* never (--pcap, or the TAP refused RWF_NOWAIT) */
+	bool poll_armed;           /* POLL_ADD on the TAP: a frame waits */
+	uint32_t direct_hdr;       /* bytes before the payload in the last frame a ring took */
+	unsigned direct_miss;      /* frames in a row no ring took whole */
+	uint8_t *dscratch, *dspill, *dwhole;   /* bufsize each */
 	bool multishot;            /* false: fall back to plain reads */
 	bool rx_armed;             /* multishot read posted and not ended */
 	bool multishot_worked;     /* it delivered at least once */
@@ -111,10 +121,23 @@ static void rx_recycle(struct loop *lp, unsigned bid)
 	io_uring_buf_ring_advance(lp->br, 1);
 }
 
+static void direct_arm(struct loop *lp);
+
 static void rx_arm(struct loop *lp)
 {
 	int fd = tap_fd(lp->p.tap);
 
+	if (lp->direct_want && !lp->rx_armed && !lp->rx_reads_posted) {
+		/* the multishot read has ended: every frame it took is handled */
+		lp->direct_want = false;
+		lp->direct = true;
+	}
+	if (lp->direct) {
+		direct_arm(lp);
+		return;
+	}
+	if (lp->direct_want)
+		return;
 	if (lp->multishot) {
 		struct io_uring_sqe *sqe;
 
@@ -264,11 +287,175 @@ static void timer_arm(struct loop *lp, uint64_t deadline)
 	lp->st.timer_arms++;
 }
 
-static void on_rx(struct loop *lp, const struct io_uring_cqe *cqe, uint64_t now)
+/* ---- direct reads (issue 6: bulk receive by a program on the library) ----
+ * A program's bulk receive cost three copies on the engine's CPU: the TAP read
+ * into a provided buffer, the engine's copy into the socket's receive ring, and
+ * the program's copy out. While frames fill one socket's ring whole, the loop
+ * reads the next frame itself (preadv2, RWF_NOWAIT) in three pieces: headers as
+ * long as the last such frame's, the ring's free room where its next bytes go
+ * (psock_srv_rx_area), and a spare buffer for the rest. When the frame is that
+ * socket's next segment, its payload is in place and TCP publishes it without a
+ * copy (psock_srv.c rx_direct); any other frame is made whole and goes the
+ * usual way. One reader only, or frames could be handled out of order: the
+ * multishot read is cancelled first and comes back when no ring takes frames
+ * whole any more; between frames a POLL_ADD on the TAP wakes the loop. */
+#define DIRECT_MIN 8192u       /* payload a ring must take whole to start */
+#define DIRECT_MISS_MAX 64u    /* frames in a row without: back to the multishot read */
+#define DIRECT_BATCH 64u       /* frames read per turn */
+
+static void direct_begin(struct loop *lp)
+{
+	struct io_uring_sqe *sqe;
+
+	if (lp->direct || lp->direct_want || lp->direct_off || !lp->p.psock)
+		return;
+	lp->direct_want = true;
+	lp->direct_miss = 0;
+	if (lp->multishot && lp->rx_armed && (sqe = get_sqe(lp))) {
+		io_uring_prep_cancel64(sqe, UD(UD_RX, 0), 0);
+		io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0));
+	}
+}
+
+static void direct_end(struct loop *lp)
+{
+	lp->direct = lp->direct_want = false;
+	psock_srv_rx_forget(lp->p.psock);
+}
+
+static void direct_arm(struct loop *lp)
+{
+	struct io_uring_sqe *sqe;
+
+	if (lp->poll_armed || !(sqe = get_sqe(lp)))
+		return;
+	io_uring_prep_poll_add(sqe, tap_fd(lp->p.tap), POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(UD_RX, 3));
+	lp->poll_armed = true;
+}
+
+/* One frame as read from the TAP (virtio-net header first), whole in buf. */
+static void frame_in(struct loop *lp, const uint8_t *buf, size_t len, uint64_t now)
 {
 	struct eng *eng = lp->p.eng;
+	const uint8_t *frame;
+	size_t flen;
+	unsigned rxflags = 0;
+	enum drop_reason r;
+	uint32_t took;
+
+	if (len >= lp->bufsize) {
+		/* filled to the brim: the frame was larger and got cut */
+		r = DROP_LINK_TOO_BIG;
+	} else {
+		r = tap_rx_decode(buf, len, &frame, &flen, &rxflags);
+	}
+	if (r != DROP_NONE) {
+		eng_count(eng, LINK_RX_FRAMES);
+		eng->stats.cnt[CNT_LINK_RX_BYTES] += len;
+		eng_drop(eng, r);
+		return;
+	}
+	if (lp->p.capture)
+		pcap_link_rx(lp->p.capture, frame, flen);
+	eng_input(eng, frame, flen, rxflags, now);
+	if (!lp->p.psock)
+		return;
+	took = psock_srv_rx_took(lp->p.psock);
+	if (took >= DIRECT_MIN && took < len) {
+		lp->direct_hdr = (uint32_t)(len - took);
+		lp->direct_miss = 0;
+		direct_begin(lp);
+	} else if (++lp->direct_miss >= DIRECT_MISS_MAX && lp->direct) {
+		direct_end(lp);
+	}
+}
+
+/* The headers of a frame read in pieces, h bytes of n: an IPv4 TCP segment with
+ * exactly these headers and a checksum that needs no check, so that nothing
+ * reads its payload but TCP, through eng->rx_split_data. */
+static bool split_ok(const uint8_t *b, size_t n, uint32_t h)
+{
+	const uint8_t *f = b + TAP_VNET_HDR_LEN, *ip = f + 14, *t = ip + 20;
+
+	if (h < TAP_VNET_HDR_LEN + 14 + 20 + 20 || n <= h)
+		return false;
+	if (!(b[0] & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)))
+		return false;
+	if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45 || ip[9] != 6)
+		return false;
+	if ((size_t)(ip[2] << 8 | ip[3]) != n - TAP_VNET_HDR_LEN - 14 || ((ip[6] << 8 | ip[7]) & 0x3fff))
+		return false;
+	return (uint32_t)(t[12] >> 4) * 4 == h - (TAP_VNET_HDR_LEN + 14 + 20);
+}
+
+static void direct_pull(struct loop *lp, uint64_t now)
+{
+	struct eng *eng = lp->p.eng;
+	int fd = tap_fd(lp->p.tap);
+
+	for (unsigned i = 0; i < DIRECT_BATCH && lp->direct; i++) {
+		struct iovec iov[3];
+		uint8_t *at = NULL;
+		uint32_t room = 0, h = lp->direct_hdr;
+		int k = 0;
+		ssize_t n;
+
+		if (h >= 64 && h <= 256 && psock_srv_rx_area(lp->p.psock, &at, &room) &&
+		    room >= DIRECT_MIN) {
+			iov[k++] = (struct iovec){ lp->dscratch, h };
+			iov[k++] = (struct iovec){ at, room };
+		} else {
+			at = NULL;
+			h = room = 0;
+		}
+		iov[k++] = (struct iovec){ lp->dspill, lp->bufsize };
+		n = preadv2(fd, iov, k, -1, RWF_NOWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				/* EOPNOTSUPP: this TAP cannot be read without waiting */
+				log_warn("%s: direct read: %s; multishot reads from now on",
+					 lp->p.tap->name, strerror(errno));
+				lp->direct_off = true;
+				direct_end(lp);
+			}
+			return;
+		}
+		lp->st.rx_direct++;
+		if ((size_t)n >= lp->bufsize) {
+			frame_in(lp, lp->dspill, (size_t)n, now);   /* too big: counted, dropped */
+		} else if (!at || (size_t)n <= h) {
+			frame_in(lp, at ? lp->dscratch : lp->dspill, (size_t)n, now);
+		} else if ((size_t)n - h <= room && split_ok(lp->dscratch, (size_t)n, h) &&
+			   !(lp->p.capture && pcap_link_on(lp->p.capture))) {
+			/* (a capture writes frames whole) */
+			lp->st.rx_split++;
+			eng->rx_split_at = lp->dscratch + h;
+			eng->rx_split_data = at;
+			frame_in(lp, lp->dscratch, (size_t)n, now);
+			eng->rx_split_at = eng->rx_split_data = NULL;
+		} else {
+			/* not the ring's: made whole first */
+			size_t p = (size_t)n - h, inring = p < room ? p : room;
+
+			memcpy(lp->dwhole, lp->dscratch, h);
+			memcpy(lp->dwhole + h, at, inring);
+			memcpy(lp->dwhole + h + inring, lp->dspill, p - inring);
+			frame_in(lp, lp->dwhole, (size_t)n, now);
+		}
+	}
+}
+
+static void on_rx(struct loop *lp, const struct io_uring_cqe *cqe, uint64_t now)
+{
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 
+	if (UD_LOW(cqe->user_data) == 3) {
+		lp->poll_armed = false;   /* a frame waits: direct_pull takes it */
+		return;
+	}
 	lp->st.rx_cqes++;
 	if (UD_LOW(cqe->user_data) == 1)
 		lp->rx_reads_posted--;
@@ -295,30 +482,11 @@ static void on_rx(struct loop *lp, const struct io_uring_cqe *cqe, uint64_t now)
 		return;
 	}
 	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-	size_t len = (size_t)cqe->res;
-	const uint8_t *frame;
-	size_t flen;
-	unsigned rxflags = 0;
-	enum drop_reason r;
 
 	lp->multishot_worked = lp->multishot;
-	if (!more && lp->multishot)
+	if (!more && lp->multishot && !lp->direct_want)
 		lp->st.rx_rearms++;
-	if (len >= lp->bufsize) {
-		/* filled to the brim: the frame was larger and got cut */
-		r = DROP_LINK_TOO_BIG;
-	} else {
-		r = tap_rx_decode(rxbuf(lp, bid), len, &frame, &flen, &rxflags);
-	}
-	if (r != DROP_NONE) {
-		eng_count(eng, LINK_RX_FRAMES);
-		eng->stats.cnt[CNT_LINK_RX_BYTES] += len;
-		eng_drop(eng, r);
-	} else {
-		if (lp->p.capture)
-			pcap_link_rx(lp->p.capture, frame, flen);
-		eng_input(eng, frame, flen, rxflags, now);
-	}
+	frame_in(lp, rxbuf(lp, bid), (size_t)cqe->res, now);
 	/* the buffer goes back to the kernel as soon as the frame is used */
 	rx_recycle(lp, bid);
 }
@@ -541,6 +709,8 @@ int loop_run(struct loop *lp)
 		reap(lp);
 		if (lp->stop)
 			break;
+		if (lp->direct)
+			direct_pull(lp, loop_now());
 		next = eng_poll(eng, loop_now());
 		if (link_flush(eng->link) > 0)
 			lp->st.tx_submits++;
@@ -632,8 +802,13 @@ int loop_new(const struct loop_params *p, struct loop **out, char *err, size_t e
 		lp->bufsize = ((size_t)p->tap->mtu + 14 + TAP_VNET_HDR_LEN + 64 + 63) & ~(size_t)63;
 		lp->nbufs = 512;
 	}
-	lp->rxbufs = mmap(NULL, lp->nbufs * lp->bufsize, PROT_READ | PROT_WRITE,
+	/* and three more for direct reads */
+	lp->rxbufs = mmap(NULL, (lp->nbufs + 3) * lp->bufsize, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	lp->dscratch = lp->rxbufs == MAP_FAILED ? NULL : rxbuf(lp, lp->nbufs);
+	lp->dspill = lp->dscratch ? rxbuf(lp, lp->nbufs + 1) : NULL;
+	lp->dwhole = lp->dscratch ? rxbuf(lp, lp->nbufs + 2) : NULL;
+	lp->direct_off = p->no_direct_reads;
 	lp->br_size = lp->nbufs * sizeof(struct io_uring_buf);
 	lp->br = mmap(NULL, lp->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (lp->rxbufs == MAP_FAILED || lp->br == MAP_FAILED) {
@@ -698,7 +873,7 @@ void loop_free(struct loop *lp)
 	if (lp->sfd >= 0)
 		close(lp->sfd);
 	if (lp->rxbufs)
-		munmap(lp->rxbufs, lp->nbufs * lp->bufsize);
+		munmap(lp->rxbufs, (lp->nbufs + 3) * lp->bufsize);
 	if (lp->br)
 		munmap(lp->br, lp->br_size);
 	free(lp);

@@ -25,6 +25,7 @@ struct loop_params {
 	void (*on_hup)(void *arg);/* SIGHUP: reopen the log */
 	void *arg;
 	int plain_reads;          /* use plain reads, not multishot (tests, old kernels) */
+	int no_direct_reads;      /* never read frames straight into a receive ring */
 	/* Adaptive polling before the loop sleeps (loop.c): the cap in microseconds;
 	 * 0 never spins. LOOP_SPIN_US_DEFAULT when the caller has no opinion. */
 	int spin_us;
@@ -43,6 +44,8 @@ struct loop_stats {
 	uint64_t spins;           /* spins before sleeping */
 	uint64_t spin_hits;       /* ... that found work (a sleep and a wake-up saved) */
 	uint64_t ans_hits;        /* watches of a program's send ring that caught its answer */
+	uint64_t rx_direct;       /* frames read straight towards a receive ring (loop.c) */
+	uint64_t rx_split;        /* ... in two pieces, the payload left where it was read */
 };
 
 struct loop;

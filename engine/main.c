@@ -38,7 +38,7 @@ struct daemon {
 	bool peer_none;
 	unsigned prefix;
 	uint32_t mtu;
-	bool offload, detach, plain_reads;
+	bool offload, detach, plain_reads, no_direct_reads;
 	int spin_us;          /* adaptive polling cap (loop.h), --spin-us */
 	int verbose;
 	/* running state */
@@ -67,6 +67,7 @@ static void usage(FILE *out)
 "      --mac MAC         engine MAC (default 02:74:73:6b:00:02)\n"
 "      --no-offload      no checksum/TSO offload through the virtio-net header\n"
 "      --plain-reads     read the TAP with plain reads, not a multishot read\n"
+"      --no-direct-reads never read a frame straight into a program's receive ring\n"
 "      --spin-us N       before sleeping, watch for work up to N us, adaptively\n"
 "                        (0: never; default " LOOP_SPIN_US_DEFAULT_STR ", or $TAPSOCKD_SPIN_US)\n"
 "      --pcap FILE       capture every frame to FILE\n"
@@ -221,7 +222,8 @@ static size_t info_cb(void *arg, char *buf, size_t cap)
 	n = snprintf(buf, cap,
 		     "pid %d\nname %s\nifname %s\naddr %s/%u\npeer %s\ngateway %s\n"
 		     "mac %02x:%02x:%02x:%02x:%02x:%02x\nmtu %u\noffloads %s\n"
-		     "uptime_s %llu\ncapture %s\nrx_mode %s\nversion %s\n",
+		     "uptime_s %llu\ncapture %s\nrx_mode %s\nrx_direct_reads %llu\n"
+		     "rx_direct_in_place %llu\nversion %s\n",
 		     (int)getpid(), d->name, d->tap->name, fmt_ip(d->cfg.addr, a), d->prefix,
 		     d->peer ? fmt_ip(d->peer, p) : "none",
 		     d->cfg.gateway ? fmt_ip(d->cfg.gateway, g) : "none",
@@ -229,6 +231,8 @@ static size_t info_cb(void *arg, char *buf, size_t cap)
 		     offload_text(tap_offloads(d->tap), off, sizeof(off)),
 		     (unsigned long long)((loop_now() - d->started) / SEC(1)),
 		     w ? pcap_path(w) : "off", d->loop ? loop_rx_mode(d->loop) : "-",
+		     d->loop ? (unsigned long long)loop_get_stats(d->loop)->rx_direct : 0ull,
+		     d->psock ? (unsigned long long)psock_srv_rx_in_place(d->psock) : 0ull,
 		     TAPSOCK_VERSION);
 	if (n < 0)
 		return 0;
@@ -318,7 +322,7 @@ static void hup_cb(void *arg)
 static void parse_args(struct daemon *d, int argc, char **argv)
 {
 	enum { O_MAC = 256, O_NO_OFFLOAD, O_PCAP, O_SERVICES, O_TIME_WAIT, O_FIN_TIMEOUT,
-	       O_SEED, O_PIDFILE, O_VERSION, O_PLAIN_READS, O_SVC_KEEPALIVE, O_SPIN_US };
+	       O_SEED, O_PIDFILE, O_VERSION, O_PLAIN_READS, O_NO_DIRECT_READS, O_SVC_KEEPALIVE, O_SPIN_US };
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'i' },
@@ -329,6 +333,7 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 		{ "mac", required_argument, NULL, O_MAC },
 		{ "no-offload", no_argument, NULL, O_NO_OFFLOAD },
 		{ "plain-reads", no_argument, NULL, O_PLAIN_READS },
+		{ "no-direct-reads", no_argument, NULL, O_NO_DIRECT_READS },
 		{ "spin-us", required_argument, NULL, O_SPIN_US },
 		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "services", required_argument, NULL, O_SERVICES },
@@ -383,6 +388,7 @@ static void parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_NO_OFFLOAD: d->offload = false; break;
 		case O_PLAIN_READS: d->plain_reads = true; break;
+		case O_NO_DIRECT_READS: d->no_direct_reads = true; break;
 		case O_SPIN_US:
 			if (!parse_uint(optarg, 1000000, &v))
 				bad_usage("--spin-us: microseconds from 0 to 1000000 expected, got '%s'", optarg);
@@ -648,6 +654,7 @@ int main(int argc, char **argv)
 	struct loop_params lpp = {
 		.eng = d->eng, .tap = d->tap, .capture = d->link, .ipc = d->ipc, .psock = d->psock,
 		.on_hup = hup_cb, .arg = d, .plain_reads = d->plain_reads,
+		.no_direct_reads = d->no_direct_reads,
 		.spin_us = d->spin_us,
 	};
 	r = loop_new(&lpp, &d->loop, err, sizeof(err));
@@ -672,14 +679,17 @@ int main(int argc, char **argv)
 		const struct loop_stats *ls = loop_get_stats(d->loop);
 		log_info("loop: %llu turns, %llu rx completions, %llu rx re-arms, %llu ENOBUFS, "
 			 "%llu write batches, %llu direct writes (pool full), %llu timer arms, "
-			 "%llu spins (%llu found work), %llu answers caught by watching",
+			 "%llu spins (%llu found work), %llu answers caught by watching, "
+			 "%llu direct reads (%llu read in two pieces, %llu payloads published in place)",
 			 (unsigned long long)ls->turns, (unsigned long long)ls->rx_cqes,
 			 (unsigned long long)ls->rx_rearms, (unsigned long long)ls->rx_enobufs,
 			 (unsigned long long)ls->tx_submits,
 			 (unsigned long long)tap_sync_writes(d->tap),
 			 (unsigned long long)ls->timer_arms,
 			 (unsigned long long)ls->spins, (unsigned long long)ls->spin_hits,
-			 (unsigned long long)ls->ans_hits);
+			 (unsigned long long)ls->ans_hits, (unsigned long long)ls->rx_direct,
+			 (unsigned long long)ls->rx_split,
+			 (unsigned long long)(d->psock ? psock_srv_rx_in_place(d->psock) : 0));
 	}
 	if (d->pidfile_written)
 		unlink(d->pidfile);

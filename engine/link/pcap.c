@@ -193,6 +193,8 @@ struct pcap_writer *pcap_link_set_writer(struct link *l, struct pcap_writer *w)
 	return old;
 }
 
+bool pcap_link_on(const struct link *l) { return ((const struct pcap_link *)l)->w != NULL; }
+
 void pcap_link_rx(struct link *l, const uint8_t *frame, size_t len)
 {
 	struct pcap_link *c = pl(l);

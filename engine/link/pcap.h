@@ -10,6 +10,7 @@
 #ifndef TSK_LINK_PCAP_H
 #define TSK_LINK_PCAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ struct link *pcap_link_new(struct link *inner);
 struct pcap_writer *pcap_link_set_writer(struct link *l, struct pcap_writer *w);
 struct pcap_writer *pcap_link_writer(struct link *l);
 /* Record a received frame (the loop calls this for every frame it reads). */
+/* A capture is running. */
+bool pcap_link_on(const struct link *l);
 void pcap_link_rx(struct link *l, const uint8_t *frame, size_t len);
 
 #endif

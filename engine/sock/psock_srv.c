@@ -137,6 +137,12 @@ struct psock_srv {
 	struct { uint32_t idx, gen; } answer[RELOOK_MAX];
 	unsigned nanswer;
 	uint64_t tx_moved;      /* pump_tx calls that moved bytes (psock_srv_relook) */
+	/* The socket whose receive ring took the last frame's payload whole
+	 * (rx_direct), and how many bytes: the loop reads the next frame straight
+	 * into that ring (psock_srv_rx_area). */
+	struct ps_sock *rx_hot;
+	uint32_t rx_took;
+	uint64_t rx_in_place;   /* payloads published where they were read, no copy */
 	unsigned nheld;         /* sockets that keep their memfd open (memfd_of) */
 	bool swap;              /* swap is on: residency (mincore) no longer says written */
 	uint64_t swap_checked;  /* when /proc/swaps was read (eng->now) */
@@ -611,6 +617,9 @@ static void ps_free(struct ps_sock *ps)
 {
 	struct psock_srv *srv = ps->srv;
 
+	if (srv->rx_hot == ps)
+		srv->rx_hot = NULL;
+
 	for (struct ps_sock **pp = &srv->hash[ps->ino % HASH_SIZE]; *pp; pp = &(*pp)->hnext)
 		if (*pp == ps) {
 			*pp = ps->hnext;
@@ -860,12 +869,46 @@ static uint32_t rx_direct(void *arg, const void *data, uint32_t len)
 
 		if (chunk > size - off)
 			chunk = size - off;
-		memcpy(ps->rx + off, (const uint8_t *)data + done, chunk);
+		/* A frame read straight into this ring (psock_srv_rx_area) has its
+		 * payload in place already. A trimmed one sits a little further on in
+		 * the same ring: the regions may overlap. */
+		if (ps->rx + off != (const uint8_t *)data + done)
+			memmove(ps->rx + off, (const uint8_t *)data + done, chunk);
+		else
+			ps->srv->rx_in_place++;
 		done += chunk;
 	}
 	rx_produced(ps, head, done);
+	if (done == len) {
+		ps->srv->rx_hot = ps;
+		ps->srv->rx_took = done;
+	}
 	return done;
 }
+
+bool psock_srv_rx_area(struct psock_srv *srv, uint8_t **at, uint32_t *len)
+{
+	struct ps_sock *ps = srv->rx_hot;
+	uint32_t head, room, off;
+
+	if (!ps || ps->app_closed || !ps->tcp || !(room = rx_room(ps, &head)))
+		return false;
+	off = head & (ps->shm->rx_size - 1);
+	*at = ps->rx + off;
+	*len = room < ps->shm->rx_size - off ? room : ps->shm->rx_size - off;
+	return true;
+}
+
+uint32_t psock_srv_rx_took(struct psock_srv *srv)
+{
+	uint32_t n = srv->rx_took;
+
+	srv->rx_took = 0;
+	return n;
+}
+
+void psock_srv_rx_forget(struct psock_srv *srv) { srv->rx_hot = NULL; }
+uint64_t psock_srv_rx_in_place(const struct psock_srv *srv) { return srv->rx_in_place; }
 
 static void pump_rx(struct ps_sock *ps, uint64_t now)
 {

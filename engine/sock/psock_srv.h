@@ -44,6 +44,17 @@ bool psock_srv_relook(struct psock_srv *srv);
  * back on (psock.h), true when bytes moved as psock_srv_relook. */
 unsigned psock_srv_answer_begin(struct psock_srv *srv, bool watch);
 bool psock_srv_answer_ready(struct psock_srv *srv);
+/* Reading frames straight into a receive ring (loop.c, direct reads). The ring
+ * of the socket that took the last in-order payload whole: its free room from
+ * where the next bytes go, up to the ring's end (false: none). Bytes written
+ * there stay unseen until TCP delivers them; a frame whose payload lies there
+ * already is published without a copy. */
+bool psock_srv_rx_area(struct psock_srv *srv, uint8_t **at, uint32_t *len);
+/* The payload bytes a receive ring took whole since the last call (0: none). */
+uint32_t psock_srv_rx_took(struct psock_srv *srv);
+void psock_srv_rx_forget(struct psock_srv *srv);
+/* Payloads published where a direct read put them: copies saved. */
+uint64_t psock_srv_rx_in_place(const struct psock_srv *srv);
 bool psock_srv_answer_end(struct psock_srv *srv);
 /* The fd watched under key is readable (or hung up). `ended`: the watch ended and
  * must be posted again if the fd is still in use. */

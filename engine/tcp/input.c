@@ -1094,6 +1094,8 @@ enum drop_reason tcp_input(struct eng *eng, const struct ip_info *ip, const uint
 	r = tcp_parse(buf, len, &seg);
 	if (r != DROP_NONE)
 		return r;
+	if (eng->rx_split_at && seg.data == eng->rx_split_at)
+		seg.data = eng->rx_split_data;
 	if (!(ip->rxflags & LINK_RX_CSUM_OK) &&
 	    csum_fold(csum_partial(buf, len, csum_pseudo(ip->src, ip->dst, IPPROTO_TCP,
 							  (uint16_t)len))) != 0)
