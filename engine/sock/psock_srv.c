@@ -33,6 +33,7 @@
 #include "ipc/ipc.h"
 #include "ipc/psock.h"
 #include "sock/psock_srv.h"
+#include "sock/services.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_sock.h"
 
@@ -80,6 +81,8 @@ struct ps_sock {
 #define CL_BATCH 4
 /* Sockets a turn's tokens may promise a last look at (psock_srv_relook). */
 #define RELOOK_MAX 256u
+/* uids whose sockets are counted one by one (psock_srv_rx_area). */
+#define UID_SLOTS 4u
 /* Socket memories kept after a last close for the next socket of the same uid. */
 #define SHM_SPARE_MAX 64u
 /* Ring pages zeroed in place for reuse; a socket that used more is punched out. */
@@ -143,6 +146,10 @@ struct psock_srv {
 	struct ps_sock *rx_hot;
 	uint32_t rx_took;
 	uint64_t rx_in_place;   /* payloads published where they were read, no copy */
+	/* Sockets per uid (ps->uid), for psock_srv_rx_area: a few uids counted, the
+	 * sockets of any further one in uid_other. */
+	struct { uid_t uid; uint32_t n; } uids[UID_SLOTS];
+	uint32_t uid_other;
 	unsigned nheld;         /* sockets that keep their memfd open (memfd_of) */
 	bool swap;              /* swap is on: residency (mincore) no longer says written */
 	uint64_t swap_checked;  /* when /proc/swaps was read (eng->now) */
@@ -158,6 +165,7 @@ static void ps_pump(struct ps_sock *ps);
 static uint32_t rx_direct(void *arg, const void *data, uint32_t len);
 static void pump_tx(struct ps_sock *ps, uint64_t now);
 static void ps_free(struct ps_sock *ps);
+static void uid_count(struct psock_srv *srv, uid_t uid, int d);
 static int owner_fd(pid_t pid, ino_t ino);
 
 static size_t shm_total(void) { return PSOCK_HDR_SIZE + 2 * (size_t)PSOCK_RING_SIZE; }
@@ -591,6 +599,7 @@ static int ps_new(struct psock_srv *srv, struct tcp_sock *tcp, int domain, pid_t
 	ps->hnext = srv->hash[ps->ino % HASH_SIZE];
 	srv->hash[ps->ino % HASH_SIZE] = ps;
 	srv->count++;
+	uid_count(srv, ps->uid, 1);
 	ps->tcp = tcp;
 	tcp_sock_set_cb(tcp, tcp_cb, ps);
 	tcp_sock_set_rx(tcp, rx_direct, ps);
@@ -613,6 +622,35 @@ fail_errno:
 	return err;
 }
 
+static void uid_count(struct psock_srv *srv, uid_t uid, int d)
+{
+	unsigned k, free_k = UID_SLOTS;
+
+	for (k = 0; k < UID_SLOTS; k++) {
+		if (srv->uids[k].n && srv->uids[k].uid == uid) {
+			srv->uids[k].n += (uint32_t)d;
+			return;
+		}
+		if (!srv->uids[k].n && free_k == UID_SLOTS)
+			free_k = k;
+	}
+	if (d > 0 && free_k < UID_SLOTS)
+		srv->uids[free_k].uid = uid, srv->uids[free_k].n = 1;
+	else
+		srv->uid_other += (uint32_t)d;
+}
+
+/* Every socket is uid's. */
+static bool uid_only(const struct psock_srv *srv, uid_t uid)
+{
+	if (srv->uid_other)
+		return false;
+	for (unsigned k = 0; k < UID_SLOTS; k++)
+		if (srv->uids[k].n && srv->uids[k].uid != uid)
+			return false;
+	return true;
+}
+
 static void ps_free(struct ps_sock *ps)
 {
 	struct psock_srv *srv = ps->srv;
@@ -628,6 +666,7 @@ static void ps_free(struct ps_sock *ps)
 	srv->socks[ps->idx] = NULL;
 	srv->free_idx[srv->nfree++] = ps->idx;
 	srv->count--;
+	uid_count(srv, ps->uid, -1);
 	if (ps->memfd_held)
 		srv->nheld--;
 	if (ps->efd >= 0) {
@@ -892,6 +931,12 @@ bool psock_srv_rx_area(struct psock_srv *srv, uint8_t **at, uint32_t *len)
 	uint32_t head, room, off;
 
 	if (!ps || ps->app_closed || !ps->tcp || !(room = rx_room(ps, &head)))
+		return false;
+	/* A frame read there may be another connection's: its bytes sit in this
+	 * ring's free room, which the program maps. Only while every socket is of
+	 * this socket's uid (what the memory reuse allows, psock.h "Reuse") and no
+	 * connection of the engine's own services could be the one. */
+	if (!uid_only(srv, ps->uid) || sock_svc_conns(srv->eng))
 		return false;
 	off = head & (ps->shm->rx_size - 1);
 	*at = ps->rx + off;

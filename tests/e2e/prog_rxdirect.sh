@@ -59,6 +59,25 @@ got 3 "$p3"
 grew_in_place "$before"
 pass
 
+check "while a socket of another uid is open, no frame is read into a ring (its free room could hold that socket's bytes)"
+if [ "$PROG_MODE" = tapsock ]; then
+	command -v setpriv >/dev/null || skip "no setpriv(1) to run a program as another user"
+	bg tsk 100 setpriv --reuid=65534 --regid=65534 --clear-groups socat -u TCP-LISTEN:7290 -
+	other=$BG
+	wait_listen tsk 7290 $other
+	before=$(in_place)
+	receive 5
+	p5=$RPID
+	send 5 || cfail "the sender: $(cat "$WORK/send.5.err")"
+	got 5 "$p5"
+	[ "$(in_place)" = "$before" ] || cfail "rx_direct_in_place grew from $before to $(in_place)"
+	kill "$other" 2>/dev/null
+	wait "$other" 2>/dev/null
+	pass "$MB MB received the usual way"
+else
+	pass "nothing to check on the kernel"
+fi
+
 check "a path that loses and reorders: every byte, in order"
 # the kernel side's link towards the tapsock side: the TAP, or the veth of PROG_ON_KERNEL
 dev=$E2E_TAP
