@@ -121,6 +121,14 @@ class Tapsock:
             pass
         _engines.pop(self.app_ns, None)
         netns_del(self.app_ns)
+        # A down that timed out leaves tapsock's mark of the namespace it created
+        # (/run/tapsock/netns/NAME); asked again without the namespace, it removes it.
+        if os.path.exists(os.path.join("/run/tapsock/netns", self.app_ns)):
+            try:
+                subprocess.run([self.tapsock, "down", "--netns", self.app_ns],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
 
 
 def cleanup_all():
