@@ -75,6 +75,15 @@ void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxfla
 	eng_drop(eng, eth_input(eng, frame, len, rxflags, now));
 }
 
+void eng_input_split(struct eng *eng, const uint8_t *frame, size_t len, size_t hlen,
+		     const uint8_t *payload, unsigned rxflags, uint64_t now)
+{
+	eng->rx_split_at = frame + hlen;
+	eng->rx_split_data = payload;
+	eng_input(eng, frame, len, rxflags, now);
+	eng->rx_split_at = eng->rx_split_data = NULL;
+}
+
 uint64_t eng_poll(struct eng *eng, uint64_t now)
 {
 	uint64_t next;

@@ -50,9 +50,8 @@ struct eng {
 	struct sock_services *svc; /* built-in services (sock/services.h), NULL when none */
 	uint64_t now;          /* `now` of the entry point running (eng_start, eng_input,
 				  eng_poll): for socket callbacks, which are not handed it */
-	/* A frame read in two pieces (loop.c, direct reads): its TCP payload, which
-	 * would start at rx_split_at right behind the headers, is at rx_split_data.
-	 * Set only around eng_input, for a frame whose checksum needs no check. */
+	/* A frame read in two pieces (eng_input_split): its TCP payload, which would
+	 * start at rx_split_at right behind the headers, is at rx_split_data. */
 	const uint8_t *rx_split_at, *rx_split_data;
 };
 
@@ -63,6 +62,12 @@ void eng_start(struct eng *eng, uint64_t now);
 /* One received Ethernet frame. Counted, dropped frames counted under their reason. */
 void eng_input(struct eng *eng, const uint8_t *frame, size_t len, unsigned rxflags,
 	       uint64_t now);
+/* The same for a frame whose TCP payload is not behind its hlen bytes of
+ * headers but at payload (loop.c, direct reads): only an IPv4 TCP segment
+ * without IP options whose checksum needs no check (LINK_RX_CSUM_OK), so that
+ * nothing but TCP reads past the headers. */
+void eng_input_split(struct eng *eng, const uint8_t *frame, size_t len, size_t hlen,
+		     const uint8_t *payload, unsigned rxflags, uint64_t now);
 /* Run due timers of every layer. Returns the next deadline (TIME_NEVER if none). */
 uint64_t eng_poll(struct eng *eng, uint64_t now);
 

@@ -1,7 +1,6 @@
 /* loop.c - the io_uring event loop of tapsockd (io_uring_enter(2), io_uring_setup(2),
  * io_uring_register_buf_ring(3); DESIGN decision 4 and its field notes). */
 #include <errno.h>
-#include <linux/virtio_net.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sched.h>
@@ -20,11 +19,14 @@
 #include "base/spin.h"
 #include "base/time.h"
 #include "eng.h"
+#include "eth/eth.h"
+#include "ip/ip.h"
 #include "ipc/ipc_server.h"
 #include "link/pcap.h"
 #include "link/tap.h"
 #include "loop.h"
 #include "sock/psock_srv.h"
+#include "tcp/wire.h"
 
 #ifndef IORING_OP_READ_MULTISHOT
 #define IORING_OP_READ_MULTISHOT 49
@@ -59,7 +61,7 @@ struct loop {
 	/* direct reads (direct_pull): frames read with preadv2 into a receive ring */
 	bool direct;               /* reading so: no other read posted */
 	bool direct_want;          /* waiting for the multishot read to end first */
-	bool direct_off;           /* never (--pcap, or the TAP refused RWF_NOWAIT) */
+	bool direct_off;           /* never (--no-direct-reads, or the TAP refused RWF_NOWAIT) */
 	bool poll_armed;           /* POLL_ADD on the TAP: a frame waits */
 	uint32_t direct_hdr;       /* bytes before the payload in the last frame a ring took */
 	unsigned direct_miss;      /* frames in a row no ring took whole */
@@ -334,8 +336,11 @@ static void direct_arm(struct loop *lp)
 	lp->poll_armed = true;
 }
 
-/* One frame as read from the TAP (virtio-net header first), whole in buf. */
-static void frame_in(struct loop *lp, const uint8_t *buf, size_t len, uint64_t now)
+/* One frame as read from the TAP (virtio-net header first), in buf; when payload
+ * is not NULL, the TCP payload that would start at buf + hdr is there instead
+ * (a direct read, split_ok). */
+static void frame_in(struct loop *lp, const uint8_t *buf, size_t len, uint32_t hdr,
+		     const uint8_t *payload, uint64_t now)
 {
 	struct eng *eng = lp->p.eng;
 	const uint8_t *frame;
@@ -356,9 +361,13 @@ static void frame_in(struct loop *lp, const uint8_t *buf, size_t len, uint64_t n
 		eng_drop(eng, r);
 		return;
 	}
-	if (lp->p.capture)
-		pcap_link_rx(lp->p.capture, frame, flen);
-	eng_input(eng, frame, flen, rxflags, now);
+	if (payload) {
+		eng_input_split(eng, frame, flen, hdr - TAP_VNET_HDR_LEN, payload, rxflags, now);
+	} else {
+		if (lp->p.capture)
+			pcap_link_rx(lp->p.capture, frame, flen);
+		eng_input(eng, frame, flen, rxflags, now);
+	}
 	if (!lp->p.psock)
 		return;
 	took = psock_srv_rx_took(lp->p.psock);
@@ -373,25 +382,33 @@ static void frame_in(struct loop *lp, const uint8_t *buf, size_t len, uint64_t n
 
 /* The headers of a frame read in pieces, h bytes of n: an IPv4 TCP segment with
  * exactly these headers and a checksum that needs no check, so that nothing
- * reads its payload but TCP, through eng->rx_split_data. */
+ * reads its payload but TCP (eng_input_split). */
 static bool split_ok(const uint8_t *b, size_t n, uint32_t h)
 {
-	const uint8_t *f = b + TAP_VNET_HDR_LEN, *ip = f + 14, *t = ip + 20;
+	const uint8_t *frame;
+	size_t flen;
+	unsigned rxflags = 0;
+	struct eth_hdr e;
+	struct ip_hdr ip;
 
-	if (h < TAP_VNET_HDR_LEN + 14 + 20 + 20 || n <= h)
+	if (n <= h || h < TAP_VNET_HDR_LEN + ETH_HLEN + IP_HLEN + TCP_HLEN)
 		return false;
-	if (!(b[0] & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)))
+	if (tap_rx_decode(b, n, &frame, &flen, &rxflags) != DROP_NONE ||
+	    !(rxflags & LINK_RX_CSUM_OK))
 		return false;
-	if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45 || ip[9] != 6)
+	if (eth_parse(frame, flen, &e) < 0 || e.type != ETH_TYPE_IPV4)
 		return false;
-	if ((size_t)(ip[2] << 8 | ip[3]) != n - TAP_VNET_HDR_LEN - 14 || ((ip[6] << 8 | ip[7]) & 0x3fff))
+	frame += ETH_HLEN;
+	flen -= ETH_HLEN;
+	if (ip_parse(frame, flen, &ip) != DROP_NONE || ip.ihl != IP_HLEN ||
+	    ip.proto != IP_PROTO_TCP || ip.total_len != flen || (ip.frag & (IP_MF | IP_OFFMASK)))
 		return false;
-	return (uint32_t)(t[12] >> 4) * 4 == h - (TAP_VNET_HDR_LEN + 14 + 20);
+	/* the TCP data offset (tcp_parse reads the header in full later) */
+	return (uint32_t)(frame[IP_HLEN + 12] >> 4) * 4 == h - (TAP_VNET_HDR_LEN + ETH_HLEN + IP_HLEN);
 }
 
 static void direct_pull(struct loop *lp, uint64_t now)
 {
-	struct eng *eng = lp->p.eng;
 	int fd = tap_fd(lp->p.tap);
 
 	for (unsigned i = 0; i < DIRECT_BATCH && lp->direct; i++) {
@@ -425,17 +442,15 @@ static void direct_pull(struct loop *lp, uint64_t now)
 		}
 		lp->st.rx_direct++;
 		if ((size_t)n >= lp->bufsize) {
-			frame_in(lp, lp->dspill, (size_t)n, now);   /* too big: counted, dropped */
+			/* too big: counted, dropped */
+			frame_in(lp, lp->dspill, (size_t)n, 0, NULL, now);
 		} else if (!at || (size_t)n <= h) {
-			frame_in(lp, at ? lp->dscratch : lp->dspill, (size_t)n, now);
+			frame_in(lp, at ? lp->dscratch : lp->dspill, (size_t)n, 0, NULL, now);
 		} else if ((size_t)n - h <= room && split_ok(lp->dscratch, (size_t)n, h) &&
 			   !(lp->p.capture && pcap_link_on(lp->p.capture))) {
 			/* (a capture writes frames whole) */
 			lp->st.rx_split++;
-			eng->rx_split_at = lp->dscratch + h;
-			eng->rx_split_data = at;
-			frame_in(lp, lp->dscratch, (size_t)n, now);
-			eng->rx_split_at = eng->rx_split_data = NULL;
+			frame_in(lp, lp->dscratch, (size_t)n, h, at, now);
 		} else {
 			/* not the ring's: made whole first */
 			size_t p = (size_t)n - h, inring = p < room ? p : room;
@@ -443,7 +458,7 @@ static void direct_pull(struct loop *lp, uint64_t now)
 			memcpy(lp->dwhole, lp->dscratch, h);
 			memcpy(lp->dwhole + h, at, inring);
 			memcpy(lp->dwhole + h + inring, lp->dspill, p - inring);
-			frame_in(lp, lp->dwhole, (size_t)n, now);
+			frame_in(lp, lp->dwhole, (size_t)n, 0, NULL, now);
 		}
 	}
 }
@@ -486,7 +501,7 @@ static void on_rx(struct loop *lp, const struct io_uring_cqe *cqe, uint64_t now)
 	lp->multishot_worked = lp->multishot;
 	if (!more && lp->multishot && !lp->direct_want)
 		lp->st.rx_rearms++;
-	frame_in(lp, rxbuf(lp, bid), (size_t)cqe->res, now);
+	frame_in(lp, rxbuf(lp, bid), (size_t)cqe->res, 0, NULL, now);
 	/* the buffer goes back to the kernel as soon as the frame is used */
 	rx_recycle(lp, bid);
 }

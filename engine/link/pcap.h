@@ -38,9 +38,9 @@ struct link *pcap_link_new(struct link *inner);
 /* Install w (or NULL to stop recording); returns the previous writer (not closed). */
 struct pcap_writer *pcap_link_set_writer(struct link *l, struct pcap_writer *w);
 struct pcap_writer *pcap_link_writer(struct link *l);
-/* Record a received frame (the loop calls this for every frame it reads). */
 /* A capture is running. */
 bool pcap_link_on(const struct link *l);
+/* Record a received frame (the loop calls this for every frame it reads). */
 void pcap_link_rx(struct link *l, const uint8_t *frame, size_t len);
 
 #endif

@@ -72,17 +72,16 @@ static void teardown(void)
 
 TestSuite(services, .init = setup, .fini = teardown, .timeout = 30);
 
-/* The peer sends one segment to the engine. */
-static void peer_send(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
-		      uint32_t ack, uint16_t win, const void *data, size_t len)
+/* One segment from the peer to the engine, built in f: its length. */
+static size_t peer_frame(uint8_t f[1600], uint16_t sport, uint16_t dport, uint8_t flags,
+			 uint32_t seq, uint32_t ack, uint16_t win, const void *data, size_t len)
 {
-	uint8_t f[1600];
 	uint8_t *ip = f + 14, *th = ip + 20;
 	size_t thl = (flags & F_SYN) ? 24 : 20;
 	uint16_t iplen = (uint16_t)(20 + thl + len);
 
 	cr_assert(len <= 1460);
-	memset(f, 0, sizeof(f));
+	memset(f, 0, 1600);
 	memcpy(f, eng->cfg.mac, 6);
 	memcpy(f + 6, peer_mac, 6);
 	put_be16(f + 12, 0x0800);
@@ -111,7 +110,16 @@ static void peer_send(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t se
 		memcpy(th + thl, data, len);
 	put_be16(th + 16, csum_fold(csum_partial(th, thl + len,
 		 csum_pseudo(peer_ip, eng_ip, 6, (uint16_t)(thl + len)))));
-	eng_input(eng, f, 14 + iplen, 0, now);
+	return 14 + (size_t)iplen;
+}
+
+/* The peer sends one segment to the engine. */
+static void peer_send(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+		      uint32_t ack, uint16_t win, const void *data, size_t len)
+{
+	uint8_t f[1600];
+
+	eng_input(eng, f, peer_frame(f, sport, dport, flags, seq, ack, win, data, len), 0, now);
 }
 
 /* Run the engine's timers up to now + ns. */
@@ -293,6 +301,37 @@ Test(services, echo_answers_echoes_and_closes_after_fin)
 
 /* Half-close: the peer sends data and its FIN at once; echo must still send all
  * of it back before its own FIN. */
+/* A frame read in two pieces (eng_input_split, the loop's direct reads): TCP
+ * takes the payload from where it was read, not from the bytes behind the
+ * headers. */
+Test(services, echo_of_a_frame_whose_payload_lies_elsewhere)
+{
+	struct peer p;
+	static const char msg[] = "payload read apart from its headers";
+	uint8_t f[1600];
+	size_t n, hlen = 14 + 20 + 20;
+
+	peer_connect(&p, 40010, 7);
+	run_for(MSEC(1));
+	n = peer_frame(f, p.sport, p.dport, F_ACK | F_PSH, p.snd_nxt, p.rcv_nxt, 65535, msg,
+		       sizeof(msg) - 1);
+	memset(f + hlen, 'X', n - hlen);   /* what lies behind the headers is not the payload */
+	eng_input_split(eng, f, n, hlen, (const uint8_t *)msg, LINK_RX_CSUM_OK, now);
+	p.snd_nxt += (uint32_t)(sizeof(msg) - 1);
+	run_for(MSEC(300));
+	peer_drain(&p);
+	cr_assert_eq(p.rxlen, sizeof(msg) - 1, "echoed %zu bytes, sent %zu", p.rxlen, sizeof(msg) - 1);
+	cr_assert_arr_eq(p.rx, msg, sizeof(msg) - 1, "the echo is not the payload");
+	cr_assert_eq(p.eng_una, p.snd_nxt, "the data was not acknowledged");
+	/* and the next frame, read whole, is taken from behind its headers again */
+	peer_data(&p, "ok", 2);
+	run_for(MSEC(300));
+	peer_drain(&p);
+	cr_assert_eq(p.rxlen, sizeof(msg) + 1);
+	cr_assert_arr_eq(p.rx + sizeof(msg) - 1, "ok", 2);
+	free(p.rx);
+}
+
 Test(services, echo_halfclose_returns_everything_before_fin)
 {
 	struct peer p;
