@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# prog_rxdirect.sh - socat on tapsock receives bulk from kernel senders, alone, two at once, and over a path that loses: every byte arrives, in order (SHA-256), while the engine reads frames straight into the program's receive ring (tapsock info rx_direct_in_place); not while another uid has a socket, a capture running gets every frame whole, and tapsockd --no-direct-reads reads none so.
+# prog_rxdirect.sh - socat on tapsock receives bulk from kernel senders, alone, two at once, and over a path that loses: every byte arrives, in order (SHA-256), while the engine reads frames straight into the program's receive ring (tapsock info rx_direct_in_place); not while another uid has a socket or the engine's echo service a connection, a capture running gets every frame whole, and tapsockd --no-direct-reads reads none so.
 . "$(dirname "$0")/prog_lib.sh"
 prog_init 78 prog_rxdirect socat
 MB=${RXDIRECT_MB:-64}
@@ -168,12 +168,41 @@ if [ -n "$undo" ]; then
 	pass
 fi
 
+# restart ARGS...: the engine again, in the same namespace, with these tapsockd arguments
+restart() {
+	"$TAPSOCK" down --netns "$NS" > /dev/null 2>&1 || cfail "tapsock down"
+	"$TAPSOCK" up --netns "$NS" --addr "$EADDR/24" --log "$E2E_LOG" -- "$@" \
+		> /dev/null 2> "$WORK/up.err" || cfail "tapsock up -- $*: $(cat "$WORK/up.err")"
+	_prog_pin_cubic "$NS"
+}
+
+check "while a connection of the engine's own echo service is open, no frame is read into a ring"
+if [ "$PROG_MODE" = tapsock ]; then
+	restart --services echo
+	bg kern 60 socat -u TCP:"$EADDR":7 STDOUT
+	echo_cl=$BG
+	for i in $(seq 50); do
+		[ -n "$(ip netns exec "$NS" ss -Htn state established "dport = :7")" ] && break
+		sleep 0.1
+	done
+	[ -n "$(ip netns exec "$NS" ss -Htn state established "dport = :7")" ] ||
+		cfail "no connection to the echo service"
+	before=$(in_place)
+	receive 8
+	p8=$RPID
+	send 8 || cfail "the sender: $(cat "$WORK/send.8.err")"
+	got 8 "$p8"
+	[ "$(in_place)" = "$before" ] || cfail "rx_direct_in_place grew from $before to $(in_place)"
+	kill "$echo_cl" 2>/dev/null
+	wait "$echo_cl" 2>/dev/null
+	pass "$MB MB received the usual way"
+else
+	pass "nothing to check on the kernel"
+fi
+
 check "tapsockd --no-direct-reads: the same stream, no frame read directly"
 if [ "$PROG_MODE" = tapsock ]; then
-	"$TAPSOCK" down --netns "$NS" > /dev/null 2>&1 || cfail "tapsock down"
-	"$TAPSOCK" up --netns "$NS" --addr "$EADDR/24" --log "$E2E_LOG" -- --no-direct-reads \
-		> /dev/null 2> "$WORK/up.err" || cfail "tapsock up -- --no-direct-reads: $(cat "$WORK/up.err")"
-	_prog_pin_cubic "$NS"
+	restart --no-direct-reads
 	receive 7
 	p7=$RPID
 	send 7 || cfail "the sender: $(cat "$WORK/send.7.err")"
